@@ -1,0 +1,493 @@
+"""Tiled direct convolution kernels.
+
+Three operations share one register-tiled design (``_microkernels.pxd``):
+
+* forward:          y[n,k,o]  = b[k] + sum_{c,t} w[k,c,t] x[n,c,o*s - p + t*d]
+* backward-input:   dx[n,c,i] = sum_{k,(o,t): o*s - p + t*d = i} w[k,c,t] dy[n,k,o]
+  (the transposed convolution; also the forward op of ``conv_transpose``)
+* backward-weight:  dw[k,c,t] = sum_{n,o} dy[n,k,o] x[n,c,o*s - p + t*d]
+
+Every array here is C-contiguous and channel-major with exactly three spatial
+axes: 1-D and 2-D problems arrive as views with leading spatial extent 1.
+
+Geometry of one spatial axis of a tiled convolution (``Axis``): output
+position ``q`` (``0 <= q < n_q``) reads input index ``q*stride + off + t*dil``
+for tap ``t`` of ``taps`` and writes output index ``q*out_step + out_base``.
+Taps that fall outside ``[0, n_in)`` are zero padding: they are skipped by
+clipping the tap range (never by multiplying zeros), and only at the borders;
+the interior of a row runs the full micro-kernel.
+
+Work split: the forward/backward-input driver gives each (image, group,
+output row, channel block) to one thread; every output element is computed by
+exactly one thread in a fixed order, so results do not depend on the thread
+count.  Backward-weight reduces over a fixed number of batch chunks (a function
+of the shape only) whose partial sums are added in chunk order.
+
+Extra memory per call: packed weights (padded to the channel block), one
+row of the packed output gradient per thread (backward-weight) and the
+backward-weight partial sums (``n_chunks`` weight tensors).
+"""
+from cython.parallel cimport prange, parallel
+
+import numpy as np
+
+from cyconv._microkernels cimport (
+    floating, fwd_tile, bww_tile, tile_width, vector_lanes)
+from cyconv._openmp_helpers cimport (
+    CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
+
+from cyconv._geometry import backward_input_phases
+
+# After the main tiles of a row, the remainder (< tile_width(kv) <= 16) runs
+# as tiles of 8, 4, 2 and 1 positions: each width at most once.
+
+
+def openmp_enabled():
+    """True when the kernels were compiled with OpenMP."""
+    return bool(CYCONV_OPENMP)
+
+
+def max_threads():
+    """OpenMP's current default team size (1 without OpenMP)."""
+    return omp_get_max_threads()
+
+
+def lanes(dtype):
+    """Elements per vector register tile lane for `dtype` (float32/float64)."""
+    return 16 if np.dtype(dtype) == np.float32 else 8
+
+
+cdef struct Axis:
+    Py_ssize_t n_in       # input extent
+    Py_ssize_t taps       # kernel extent (packed)
+    Py_ssize_t stride     # input step per output position
+    Py_ssize_t dil        # input step per tap
+    Py_ssize_t off        # input index of position 0, tap 0
+    Py_ssize_t n_q        # output positions computed
+    Py_ssize_t n_out      # extent of the output array
+    Py_ssize_t out_step   # output index = q * out_step + out_base
+    Py_ssize_t out_base
+
+
+cdef Axis make_axis(tuple t) except *:
+    cdef Axis a
+    (a.n_in, a.taps, a.stride, a.dil, a.off,
+     a.n_q, a.n_out, a.out_step, a.out_base) = t
+    return a
+
+
+def forward_axis(n_in, k, s, p_lo, d, n_out):
+    """Axis of a forward convolution (output n_out positions, all computed)."""
+    return (n_in, k, s, d, -p_lo, n_out, n_out, 1, 0)
+
+
+cdef inline void tap_range(const Axis* a, Py_ssize_t q,
+                           Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
+    """Taps t with 0 <= q*stride + off + t*dil < n_in, as [t0, t1)."""
+    cdef Py_ssize_t base = q * a.stride + a.off
+    cdef Py_ssize_t lo = 0, hi = a.taps, room
+    if base < 0:
+        lo = (-base + a.dil - 1) // a.dil
+    room = a.n_in - 1 - base
+    if room < 0:
+        hi = 0
+    elif room // a.dil + 1 < hi:
+        hi = room // a.dil + 1
+    if hi < lo:
+        hi = lo
+    t0[0] = lo
+    t1[0] = hi
+
+
+cdef inline void interior(const Axis* a, Py_ssize_t* q0, Py_ssize_t* q1) noexcept nogil:
+    """Positions [q0, q1) whose taps are all inside the input."""
+    cdef Py_ssize_t lo = 0, hi, room
+    if a.off < 0:
+        lo = (-a.off + a.stride - 1) // a.stride
+    room = a.n_in - 1 - a.off - (a.taps - 1) * a.dil
+    hi = room // a.stride + 1 if room >= 0 else 0
+    if hi > a.n_q:
+        hi = a.n_q
+    if lo > a.n_q:
+        lo = a.n_q
+    if hi < lo:
+        hi = lo
+    q0[0] = lo
+    q1[0] = hi
+
+
+# --------------------------------------------------------------------------
+# forward driver (also runs each phase of backward-input)
+# --------------------------------------------------------------------------
+
+cdef inline void conv_row(
+        Py_ssize_t item, const floating* x, const floating* wpk,
+        const floating* bpk, floating* y,
+        Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv,
+        const Axis* ad, const Axis* ah, const Axis* aw,
+        Py_ssize_t qlo, Py_ssize_t qhi) noexcept nogil:
+    """One output row (all q along w) of one channel block."""
+    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
+    cdef Py_ssize_t nkb = (Kg + KB - 1) // KB
+    cdef Py_ssize_t xs_h = aw.n_in, xs_d = ah.n_in * aw.n_in
+    cdef Py_ssize_t xs_c = ad.n_in * xs_d
+    cdef Py_ssize_t ys_h = aw.n_out, ys_d = ah.n_out * aw.n_out
+    cdef Py_ssize_t ys_c = ad.n_out * ys_d
+    cdef Py_ssize_t wkh = aw.taps * KB, wkd = ah.taps * wkh, wc = ad.taps * wkd
+    cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, tw0, tw1
+    cdef Py_ssize_t nd, nh, nk, q, pb, yp = aw.out_step
+    cdef Py_ssize_t pbmax = tile_width(kv)
+    cdef const floating* xrow
+    cdef const floating* wblk
+    cdef const floating* bblk = NULL
+    cdef floating* yrow
+
+    kb = item % nkb
+    r = item // nkb
+    qh = r % ah.n_q
+    r = r // ah.n_q
+    qd = r % ad.n_q
+    r = r // ad.n_q
+    g = r % G
+    n = r // G
+    tap_range(ad, qd, &td0, &td1)
+    tap_range(ah, qh, &th0, &th1)
+    nd = td1 - td0
+    nh = th1 - th0
+    if nd <= 0 or nh <= 0:
+        nd = 0
+        nh = 0
+        td0 = 0
+        th0 = 0
+    nk = Kg - kb * KB
+    if nk > KB:
+        nk = KB
+    xrow = x + (n * G + g) * Cg * xs_c
+    if nd > 0:
+        xrow += (qd * ad.stride + ad.off + td0 * ad.dil) * xs_d
+        xrow += (qh * ah.stride + ah.off + th0 * ah.dil) * xs_h
+    wblk = wpk + (g * nkb + kb) * Cg * wc + td0 * wkd + th0 * wkh
+    if bpk != NULL:
+        bblk = bpk + (g * nkb + kb) * KB
+    yrow = (y + ((n * G + g) * Kg + kb * KB) * ys_c
+            + (qd * ad.out_step + ad.out_base) * ys_d
+            + (qh * ah.out_step + ah.out_base) * ys_h + aw.out_base)
+
+    # left border, one position at a time with its clipped taps
+    for q in range(qlo):
+        border_tile(kv, q, xrow, wblk, bblk, yrow, Cg, xs_c, wc, nd, nh,
+                    ad.dil * xs_d, ah.dil * xs_h, wkd, wkh, nk, ys_c, aw, KB)
+    # interior: full tiles, then the remainder
+    q = qlo
+    while q + pbmax <= qhi:
+        fwd_tile(kv, pbmax, xrow + q * aw.stride + aw.off, wblk, bblk, yrow + q * yp,
+                 Cg, xs_c, wc, nd, nh, aw.taps, ad.dil * xs_d, ah.dil * xs_h, aw.dil,
+                 wkd, wkh, aw.stride, nk, ys_c, yp)
+        q += pbmax
+    pb = 8
+    while pb >= 1:
+        if q + pb <= qhi:
+            fwd_tile(kv, pb, xrow + q * aw.stride + aw.off, wblk, bblk, yrow + q * yp,
+                     Cg, xs_c, wc, nd, nh, aw.taps, ad.dil * xs_d, ah.dil * xs_h,
+                     aw.dil, wkd, wkh, aw.stride, nk, ys_c, yp)
+            q += pb
+        pb = pb // 2
+    # right border
+    for q in range(qhi, aw.n_q):
+        border_tile(kv, q, xrow, wblk, bblk, yrow, Cg, xs_c, wc, nd, nh,
+                    ad.dil * xs_d, ah.dil * xs_h, wkd, wkh, nk, ys_c, aw, KB)
+
+
+cdef inline void border_tile(
+        int kv, Py_ssize_t q, const floating* xrow, const floating* wblk,
+        const floating* bblk, floating* yrow, Py_ssize_t Cg, Py_ssize_t xs_c,
+        Py_ssize_t wc, Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t xkd,
+        Py_ssize_t xkh, Py_ssize_t wkd, Py_ssize_t wkh, Py_ssize_t nk,
+        Py_ssize_t ys_c, const Axis* aw, Py_ssize_t KB) noexcept nogil:
+    cdef Py_ssize_t tw0, tw1, nw
+    tap_range(aw, q, &tw0, &tw1)
+    nw = tw1 - tw0
+    if nw > 0:
+        xrow = xrow + q * aw.stride + aw.off + tw0 * aw.dil
+        wblk = wblk + tw0 * KB
+    else:
+        nw = 0
+    fwd_tile(kv, 1, xrow, wblk, bblk, yrow + q * aw.out_step,
+             Cg, xs_c, wc, nd, nh, nw, xkd, xkh, aw.dil, wkd, wkh, aw.stride,
+             nk, ys_c, aw.out_step)
+
+
+cdef void tiled_conv(
+        const floating* x, const floating* wpk, const floating* bpk, floating* y,
+        Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv,
+        Axis ad, Axis ah, Axis aw, int nthreads) noexcept nogil:
+    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
+    cdef Py_ssize_t nkb = (Kg + KB - 1) // KB
+    cdef Py_ssize_t nitems = N * G * ad.n_q * ah.n_q * nkb
+    cdef Py_ssize_t qlo, qhi, item
+    if aw.n_q <= 0:
+        return
+    interior(&aw, &qlo, &qhi)
+    if nthreads > 1:
+        for item in prange(nitems, num_threads=nthreads, schedule="static"):
+            conv_row(item, x, wpk, bpk, y, G, Cg, Kg, kv, &ad, &ah, &aw, qlo, qhi)
+    else:
+        for item in range(nitems):
+            conv_row(item, x, wpk, bpk, y, G, Cg, Kg, kv, &ad, &ah, &aw, qlo, qhi)
+
+
+def choose_kv(Py_ssize_t channels, dtype):
+    """Channel vectors per register tile: two when there are enough channels."""
+    return 2 if channels >= 2 * lanes(dtype) else 1
+
+
+def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None)):
+    """Repack weights into the order the forward micro-kernel streams them.
+
+    ``w`` is (G*A, B, KD, KH, KW).  Without ``swap`` the tile's output
+    channels are A (per group) and the reduction runs over B; with ``swap``
+    (backward-input) the output channels are B and the reduction is over A.
+    ``taps`` optionally selects (and orders) the taps of each axis.
+    Result: [G][blocks][reduction][kd][kh][kw][KB], zero-padded channels.
+    """
+    for axis, idx in enumerate(taps):
+        if idx is not None:
+            w = np.take(w, idx, axis=2 + axis)
+    A = w.shape[0] // G
+    v = w.reshape((G, A) + w.shape[1:])
+    if swap:
+        v = v.swapaxes(1, 2)          # (G, out=B, red=A, ...)
+    M, R = v.shape[1], v.shape[2]
+    KB = kv * lanes(w.dtype)
+    nb = -(-M // KB)
+    packed = np.zeros((G, nb * KB) + v.shape[2:], dtype=w.dtype)
+    packed[:, :M] = v
+    packed = packed.reshape((G, nb, KB) + v.shape[2:])
+    return np.ascontiguousarray(np.moveaxis(packed, 2, -1))
+
+
+def pack_bias(b, Py_ssize_t G, int kv):
+    """Bias as [G][blocks][KB], zero-padded."""
+    M = b.shape[0] // G
+    KB = kv * lanes(b.dtype)
+    nb = -(-M // KB)
+    packed = np.zeros((G, nb * KB), dtype=b.dtype)
+    packed[:, :M] = b.reshape(G, M)
+    return packed.reshape(-1)
+
+
+def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::1] bpk,
+               floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+               Py_ssize_t Kg, int kv, tuple axes, int nthreads):
+    cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1]), aw = make_axis(axes[2])
+    cdef const floating* bp = NULL
+    if bpk is not None and bpk.shape[0] > 0:
+        bp = &bpk[0]
+    if y.shape[0] == 0 or x.shape[0] == 0 or wpk.shape[0] == 0:
+        return
+    with nogil:
+        tiled_conv(&x[0], &wpk[0], bp, &y[0], N, G, Cg, Kg, kv, ad, ah, aw, nthreads)
+
+
+def conv_forward(x, w, b, y, Py_ssize_t G, tuple axes, int nthreads):
+    """y = conv(x, w) + b; x (N, C, D, H, W), w (K, C/G, KD, KH, KW), y preallocated."""
+    N, C = x.shape[:2]
+    K = w.shape[0]
+    Cg, Kg = C // G, K // G
+    if Cg == 0:                      # empty reduction: the result is the bias
+        y[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
+        return
+    kv = choose_kv(Kg, x.dtype)
+    wpk = pack_weights(w, G, kv, False)
+    bpk = pack_bias(b, G, kv) if b is not None else None
+    _run_tiled(x.reshape(-1), wpk.reshape(-1), bpk, y.reshape(-1),
+               N, G, Cg, Kg, kv, axes, nthreads)
+
+
+def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
+    """dx = conv_transpose(gy, w) (+ b), without touching inserted zeros.
+
+    ``geom`` holds per spatial axis (n_x, n_y, k, stride, pad_lo, dilation).
+    For stride s the input positions split into s phases per axis; each phase
+    is a dense stride-1 convolution of ``gy`` with the subset of taps that
+    reach it (``backward_input_phases``), written with step s into ``dx``.
+    """
+    N, K = gy.shape[:2]
+    C = dx.shape[1]
+    Cg, Kg = C // G, K // G
+    kv = choose_kv(Cg, gy.dtype)
+    bpk = pack_bias(b, G, kv) if b is not None else None
+    phases = [backward_input_phases(*g) for g in geom]
+    if any(len(taps) == 0 for ph in phases for taps, _ in ph) or Kg == 0:
+        dx[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
+    gyf, dxf = gy.reshape(-1), dx.reshape(-1)
+    for taps_d, axis_d in phases[0]:
+        for taps_h, axis_h in phases[1]:
+            for taps_w, axis_w in phases[2]:
+                if not (len(taps_d) and len(taps_h) and len(taps_w)):
+                    continue
+                wpk = pack_weights(w, G, kv, True, (taps_d, taps_h, taps_w))
+                _run_tiled(gyf, wpk.reshape(-1), bpk, dxf, N, G, Kg, Cg, kv,
+                           (axis_d, axis_h, axis_w), nthreads)
+
+
+# --------------------------------------------------------------------------
+# backward-weight
+# --------------------------------------------------------------------------
+
+cdef inline Py_ssize_t first_valid(const Axis* a, Py_ssize_t t) noexcept nogil:
+    """Smallest q >= 0 whose tap t lies inside the input (clamped to n_q)."""
+    cdef Py_ssize_t base = a.off + t * a.dil, q = 0
+    if base < 0:
+        q = (-base + a.stride - 1) // a.stride
+    return q if q < a.n_q else a.n_q
+
+
+cdef inline Py_ssize_t end_valid(const Axis* a, Py_ssize_t t) noexcept nogil:
+    """One past the largest q whose tap t lies inside the input."""
+    cdef Py_ssize_t room = a.n_in - 1 - a.off - t * a.dil, q
+    if room < 0:
+        return 0
+    q = room // a.stride + 1
+    return q if q < a.n_q else a.n_q
+
+
+cdef inline void bww_taps(int kv, Py_ssize_t t0, Py_ssize_t pb, const floating* gbuf,
+                          const floating* xrow, floating* accrow, const Axis* aw,
+                          Py_ssize_t KB) noexcept nogil:
+    """Accumulate taps [t0, t0+pb) of one row pair into accrow[t][KB]."""
+    cdef Py_ssize_t lo = first_valid(aw, t0), hi = end_valid(aw, t0 + pb - 1)
+    cdef Py_ssize_t t, a, e
+    if hi > lo:
+        bww_tile(kv, pb, gbuf + lo * KB, xrow + lo * aw.stride + aw.off + t0 * aw.dil,
+                 accrow + t0 * KB, hi - lo, aw.stride, aw.dil)
+    for t in range(t0, t0 + pb):
+        a = first_valid(aw, t)
+        e = end_valid(aw, t)
+        if hi > lo:       # the tile covered [lo, hi), inside [a, e) of every tap
+            bww_span(kv, t, a, lo, gbuf, xrow, accrow, aw, KB)
+            bww_span(kv, t, hi, e, gbuf, xrow, accrow, aw, KB)
+        else:
+            bww_span(kv, t, a, e, gbuf, xrow, accrow, aw, KB)
+
+
+cdef inline void bww_span(int kv, Py_ssize_t t, Py_ssize_t a, Py_ssize_t e,
+                          const floating* gbuf, const floating* xrow,
+                          floating* accrow, const Axis* aw, Py_ssize_t KB) noexcept nogil:
+    if e > a:
+        bww_tile(kv, 1, gbuf + a * KB, xrow + a * aw.stride + aw.off + t * aw.dil,
+                 accrow + t * KB, e - a, aw.stride, aw.dil)
+
+
+cdef inline void bww_item(
+        Py_ssize_t item, const floating* x, const floating* gy, floating* part,
+        floating* gbuf, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg,
+        int kv, Py_ssize_t nchunks,
+        const Axis* ad, const Axis* ah, const Axis* aw) noexcept nogil:
+    """All of one (batch chunk, group, channel block): reduce over its images."""
+    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
+    cdef Py_ssize_t nkb = (Kg + KB - 1) // KB
+    cdef Py_ssize_t xs_h = aw.n_in, xs_d = ah.n_in * aw.n_in
+    cdef Py_ssize_t xs_c = ad.n_in * xs_d
+    cdef Py_ssize_t ys_h = aw.n_q, ys_d = ah.n_q * aw.n_q
+    cdef Py_ssize_t ys_c = ad.n_q * ys_d
+    cdef Py_ssize_t wkh = aw.taps * KB, wkd = ah.taps * wkh, wc = ad.taps * wkd
+    cdef Py_ssize_t kb, g, chunk, n, qd, qh, td0, td1, th0, th1, td, th
+    cdef Py_ssize_t c, o, v, nk, t0, pb, pbmax = tile_width(kv)
+    cdef const floating* grow
+    cdef const floating* xrow
+    cdef floating* acc
+    kb = item % nkb
+    g = (item // nkb) % G
+    chunk = item // (nkb * G)
+    nk = Kg - kb * KB
+    if nk > KB:
+        nk = KB
+    acc = part + ((chunk * G + g) * nkb + kb) * Cg * wc
+    for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
+        for qd in range(ad.n_q):
+            tap_range(ad, qd, &td0, &td1)
+            for qh in range(ah.n_q):
+                tap_range(ah, qh, &th0, &th1)
+                if td1 <= td0 or th1 <= th0:
+                    continue
+                # pack this row of the output gradient as [o][KB]
+                grow = gy + ((n * G + g) * Kg + kb * KB) * ys_c + qd * ys_d + qh * ys_h
+                for v in range(nk):
+                    for o in range(aw.n_q):
+                        gbuf[o * KB + v] = grow[v * ys_c + o]
+                for v in range(nk, KB):
+                    for o in range(aw.n_q):
+                        gbuf[o * KB + v] = 0
+                for c in range(Cg):
+                    for td in range(td0, td1):
+                        for th in range(th0, th1):
+                            xrow = (x + ((n * G + g) * Cg + c) * xs_c
+                                    + (qd * ad.stride + ad.off + td * ad.dil) * xs_d
+                                    + (qh * ah.stride + ah.off + th * ah.dil) * xs_h)
+                            t0 = 0
+                            while t0 + pbmax <= aw.taps:
+                                bww_taps(kv, t0, pbmax, gbuf, xrow,
+                                         acc + c * wc + td * wkd + th * wkh, aw, KB)
+                                t0 += pbmax
+                            pb = 8
+                            while pb >= 1:
+                                if t0 + pb <= aw.taps:
+                                    bww_taps(kv, t0, pb, gbuf, xrow,
+                                             acc + c * wc + td * wkd + th * wkh, aw, KB)
+                                    t0 += pb
+                                pb = pb // 2
+
+
+def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
+                         floating[::1] part, floating[:, ::1] gbuf,
+                         Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg,
+                         int kv, Py_ssize_t nchunks, tuple axes, int nthreads):
+    cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1]), aw = make_axis(axes[2])
+    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
+    cdef Py_ssize_t nitems = nchunks * G * ((Kg + KB - 1) // KB)
+    cdef Py_ssize_t item
+    if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
+        return
+    with nogil:
+        if nthreads > 1:
+            for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
+                bww_item(item, &x[0], &gy[0], &part[0], &gbuf[omp_get_thread_num(), 0],
+                         N, G, Cg, Kg, kv, nchunks, &ad, &ah, &aw)
+        else:
+            for item in range(nitems):
+                bww_item(item, &x[0], &gy[0], &part[0], &gbuf[0, 0],
+                         N, G, Cg, Kg, kv, nchunks, &ad, &ah, &aw)
+
+
+def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_size):
+    """Batch chunks of the weight-gradient reduction: a function of the shape
+    only (never of the thread count), so the summation order is fixed.
+    Enough independent items for 16 threads, bounded partial-sum memory."""
+    cdef Py_ssize_t n = max(1, -(-16 // max(blocks, 1)))
+    n = min(n, max(N, 1))
+    n = min(n, max(1, (64 << 20) // max(blocks * block_size * 8, 1)))
+    return n
+
+
+def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
+    """dw = sum over batch and positions of gy (x) x-windows; dw preallocated."""
+    N, C = x.shape[:2]
+    K = gy.shape[1]
+    Cg, Kg = C // G, K // G
+    KD, KH, KW = dw.shape[2:]
+    kv = choose_kv(Kg, x.dtype)
+    KB = kv * lanes(x.dtype)
+    nkb = -(-Kg // KB)
+    block = Cg * KD * KH * KW * KB
+    nchunks = backward_weight_chunks(N, G * nkb, block)
+    part = np.zeros((nchunks, G, nkb, Cg, KD, KH, KW, KB), dtype=x.dtype)
+    nt = max(1, min(nthreads, nchunks * G * nkb))
+    gbuf = np.empty((nt, max(axes[2][5], 1) * KB), dtype=x.dtype)
+    _run_backward_weight(x.reshape(-1), gy.reshape(-1), part.reshape(-1), gbuf,
+                         N, G, Cg, Kg, kv, nchunks, axes, nt)
+    total = part[0]
+    for i in range(1, nchunks):      # fixed order: chunk 0, 1, 2, ...
+        total = total + part[i]
+    total = np.moveaxis(total, -1, 2).reshape((G, nkb * KB, Cg, KD, KH, KW))
+    dw[...] = total[:, :Kg].reshape(dw.shape)

@@ -1,0 +1,473 @@
+"""Convolution layers over channel-major arrays: forward, backward-input,
+backward-weight, backward-bias and transposed convolution.
+
+Layout: ``x`` is (N, C, *spatial), ``w`` is (K, C // groups, *kernel) with 1,
+2 or 3 spatial dims; names and semantics follow ``torch.nn.functional``:
+
+    y[n, k, o] = bias[k] + sum_{c in group(k), t} w[k, c, t] * x[n, c, o*stride - pad_lo + t*dilation]
+
+Each function validates its arguments, normalizes them, allocates the result
+and calls one compiled kernel (``cyconv._kernels``) without the GIL.
+"""
+import numpy as np
+
+from cyconv import _kernels
+from cyconv._geometry import (
+    check_num_threads, check_size, conv_out_size, int_tuple, padding_pairs,
+    to3, transpose_out_size, _as_int)
+
+__all__ = [
+    "conv", "conv1d", "conv2d", "conv3d",
+    "conv_backward_input", "conv1d_backward_input", "conv2d_backward_input",
+    "conv3d_backward_input",
+    "conv_backward_weight", "conv1d_backward_weight", "conv2d_backward_weight",
+    "conv3d_backward_weight", "conv_backward_bias",
+    "conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+]
+
+# Below this many multiply-adds a call runs on one thread: waking a team
+# costs more than it saves.
+SERIAL_WORK = 1 << 17
+
+
+# --------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------
+
+def as_float_array(a, name):
+    """float32/float64, native byte order, C-contiguous (copied only if not)."""
+    a = np.asarray(a)
+    dt = a.dtype
+    if dt.kind != "f" or dt.itemsize not in (4, 8):
+        hint = " (convert float16 with .astype(np.float32))" if dt.kind == "f" else ""
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {dt}{hint}")
+    if not dt.isnative:
+        a = a.astype(dt.newbyteorder("="))
+    return np.ascontiguousarray(a)
+
+
+def _same_dtype(arrays):
+    (n0, a0), *rest = arrays
+    for n, a in rest:
+        if a.dtype != a0.dtype:
+            raise TypeError(f"{n0} and {n} must have the same dtype, got {a0.dtype} and {a.dtype}")
+
+
+def _check_ndim(nd, w, wname):
+    if nd is None:
+        nd = w.ndim - 2
+        if nd not in (1, 2, 3):
+            raise ValueError(f"{wname} must have 3, 4 or 5 dims (out, in, *kernel), got shape {w.shape}")
+    elif w.ndim != nd + 2:
+        raise ValueError(f"{wname} must have {nd + 2} dims for a {nd}-D convolution, got shape {w.shape}")
+    if any(k < 1 for k in w.shape[2:]):
+        raise ValueError(f"{wname} kernel size must be >= 1 in every dim, got shape {w.shape}")
+    return nd
+
+
+def _check_groups(groups):
+    g = _as_int(groups, "groups")
+    if g < 1:
+        raise ValueError(f"groups must be >= 1, got {groups!r}")
+    return g
+
+
+def _bias(bias, channels, dtype):
+    if bias is None:
+        return None
+    b = as_float_array(bias, "bias")
+    if b.dtype != dtype:
+        raise TypeError(f"bias must have dtype {dtype} like the inputs, got {b.dtype}")
+    if b.shape != (channels,):
+        raise ValueError(f"bias must have shape ({channels},), got {b.shape}")
+    return b
+
+
+def _output(out, shape, dtype, originals):
+    check_size(shape, np.dtype(dtype).itemsize, "output")
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise ValueError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise ValueError(f"out has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if not out.flags.c_contiguous or not out.flags.writeable or not out.dtype.isnative:
+        raise ValueError("out must be a writeable, C-contiguous array in native byte order")
+    for name, a in originals:
+        if isinstance(a, np.ndarray) and np.may_share_memory(out, a):
+            raise ValueError(f"out must not overlap the input {name}")
+    return out
+
+
+def _threads(num_threads, work):
+    nt = check_num_threads(num_threads)
+    if nt is None:
+        nt = _kernels.max_threads()
+    return 1 if work < SERIAL_WORK else nt
+
+
+def _view3(a, lead):
+    """(lead..., *spatial) -> (lead..., D, H, W) view."""
+    return a.reshape(a.shape[:lead] + to3(a.shape[lead:], 1))
+
+
+def _geometry(nd, kernel, stride, padding, dilation):
+    stride = int_tuple(stride, nd, "stride", 1)
+    dilation = int_tuple(dilation, nd, "dilation", 1)
+    pads = padding_pairs(padding, nd, kernel, dilation, stride)
+    return stride, pads, dilation
+
+
+def _forward_axes(in_sp, kernel, stride, pads, dilation, out_sp):
+    return tuple(
+        _kernels.forward_axis(n, k, s, p[0], d, o)
+        for n, k, s, p, d, o in zip(to3(in_sp, 1), to3(kernel, 1), to3(stride, 1),
+                                    to3(pads, (0, 0)), to3(dilation, 1), to3(out_sp, 1)))
+
+
+def _conv_out(in_sp, kernel, stride, pads, dilation, what):
+    out_sp = tuple(conv_out_size(n, k, s, p, d)
+                   for n, k, s, p, d in zip(in_sp, kernel, stride, pads, dilation))
+    if any(o < 1 for o in out_sp):
+        eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        padded = tuple(n + p[0] + p[1] for n, p in zip(in_sp, pads))
+        raise ValueError(f"kernel (effective size {eff}) is larger than the padded {what} "
+                         f"(size {padded}): no output position")
+    return out_sp
+
+
+def _work(*dims):
+    w = 1
+    for d in dims:
+        w *= int(d)
+    return w
+
+
+# --------------------------------------------------------------------------
+# forward
+# --------------------------------------------------------------------------
+
+def _conv(nd, x, w, bias, stride, padding, dilation, groups, out, num_threads):
+    orig = [("x", x), ("w", w), ("bias", bias)]
+    x = as_float_array(x, "x")
+    w = as_float_array(w, "w")
+    _same_dtype([("x", x), ("w", w)])
+    nd = _check_ndim(nd, w, "w")
+    if x.ndim != nd + 2:
+        raise ValueError(f"x must have {nd + 2} dims (N, C, *spatial) to match w of shape "
+                         f"{w.shape}, got shape {x.shape}")
+    groups = _check_groups(groups)
+    N, C = x.shape[:2]
+    K, Cg = w.shape[:2]
+    if C != Cg * groups:
+        raise ValueError(f"x has {C} channels but w.shape[1] * groups = {Cg} * {groups} = "
+                         f"{Cg * groups} (x shape {x.shape}, w shape {w.shape})")
+    if K % groups:
+        raise ValueError(f"w.shape[0] = {K} output channels is not divisible by groups={groups}")
+    kernel = w.shape[2:]
+    stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
+    out_sp = _conv_out(x.shape[2:], kernel, stride, pads, dilation, "input")
+    b = _bias(bias, K, x.dtype)
+    y = _output(out, (N, K) + out_sp, x.dtype, orig)
+    if y.size == 0:
+        return y
+    nt = _threads(num_threads, _work(y.size, Cg, *kernel))
+    axes = _forward_axes(x.shape[2:], kernel, stride, pads, dilation, out_sp)
+    _kernels.conv_forward(_view3(x, 2), _view3(w, 2), b, _view3(y, 2), groups, axes, nt)
+    return y
+
+
+def conv(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+         out=None, num_threads=None):
+    """N-D convolution (cross-correlation, like ``torch.nn.functional.conv*d``).
+
+    Parameters
+    ----------
+    x : array (N, C, *spatial), float32 or float64
+    w : array (K, C // groups, *kernel), same dtype; 1, 2 or 3 spatial dims
+        (the op's dimensionality is ``w.ndim - 2``)
+    bias : array (K,) or None
+    stride, dilation : int or tuple of ints (>= 1)
+    padding : int, tuple of ints, tuple of (lo, hi) pairs, or 'valid',
+        'same' (stride 1; output size = input size) or 'full' (d*(k-1) on
+        both sides: size M + k - 1 for dilation 1)
+    groups : int, divides C and K
+    out : C-contiguous array of the result's shape and dtype, optional
+    num_threads : None (OpenMP's current setting) or an int >= 1
+
+    Returns
+    -------
+    y : array (N, K, *out_spatial)
+    """
+    return _conv(None, x, w, bias, stride, padding, dilation, groups, out, num_threads)
+
+
+def conv1d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           out=None, num_threads=None):
+    """1-D convolution: x (N, C, L), w (K, C // groups, k). See :func:`conv`."""
+    return _conv(1, x, w, bias, stride, padding, dilation, groups, out, num_threads)
+
+
+def conv2d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           out=None, num_threads=None):
+    """2-D convolution: x (N, C, H, W), w (K, C // groups, kh, kw). See :func:`conv`."""
+    return _conv(2, x, w, bias, stride, padding, dilation, groups, out, num_threads)
+
+
+def conv3d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           out=None, num_threads=None):
+    """3-D convolution: x (N, C, D, H, W), w (K, C // groups, kd, kh, kw). See :func:`conv`."""
+    return _conv(3, x, w, bias, stride, padding, dilation, groups, out, num_threads)
+
+
+# --------------------------------------------------------------------------
+# backward-input (and transposed convolution)
+# --------------------------------------------------------------------------
+
+def _shape_arg(shape, nd, name):
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
+        raise TypeError(f"{name} must be a tuple of ints, got {shape!r}")
+    shape = tuple(_as_int(s, name) for s in shape)
+    if len(shape) != nd + 2:
+        raise ValueError(f"{name} must have {nd + 2} entries, got {shape!r}")
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{name} must not have negative entries, got {shape!r}")
+    return shape
+
+
+def _backward_input_run(gy, w, b, dx, groups, stride, pads, dilation, num_threads):
+    kernel = w.shape[2:]
+    if dx.size == 0:
+        return dx
+    geom = tuple(
+        (nx, ny, k, s, p[0], d)
+        for nx, ny, k, s, p, d in zip(to3(dx.shape[2:], 1), to3(gy.shape[2:], 1),
+                                      to3(kernel, 1), to3(stride, 1), to3(pads, (0, 0)),
+                                      to3(dilation, 1)))
+    nt = _threads(num_threads, _work(gy.size, w.shape[1], *kernel))
+    _kernels.conv_backward_input(_view3(gy, 2), _view3(w, 2), b, _view3(dx, 2),
+                                 groups, geom, nt)
+    return dx
+
+
+def _backward_input(nd, grad_out, w, input_shape, stride, padding, dilation, groups,
+                    num_threads):
+    gy = as_float_array(grad_out, "grad_out")
+    w = as_float_array(w, "w")
+    _same_dtype([("grad_out", gy), ("w", w)])
+    nd = _check_ndim(nd, w, "w")
+    if gy.ndim != nd + 2:
+        raise ValueError(f"grad_out must have {nd + 2} dims, got shape {gy.shape}")
+    groups = _check_groups(groups)
+    shape = _shape_arg(input_shape, nd, "input_shape")
+    N, C = shape[:2]
+    K, Cg = w.shape[:2]
+    if C != Cg * groups:
+        raise ValueError(f"input_shape has {C} channels but w.shape[1] * groups = "
+                         f"{Cg * groups} (w shape {w.shape})")
+    if K % groups:
+        raise ValueError(f"w.shape[0] = {K} is not divisible by groups={groups}")
+    if gy.shape[:2] != (N, K):
+        raise ValueError(f"grad_out shape {gy.shape} does not start with (N, K) = {(N, K)} "
+                         f"from input_shape and w")
+    kernel = w.shape[2:]
+    stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
+    out_sp = _conv_out(shape[2:], kernel, stride, pads, dilation, "input_shape")
+    if out_sp != gy.shape[2:]:
+        raise ValueError(f"grad_out spatial shape {gy.shape[2:]} does not match the forward "
+                         f"output {out_sp} of input_shape {shape}")
+    check_size(shape, gy.dtype.itemsize, "input_shape")
+    dx = np.empty(shape, dtype=gy.dtype)
+    return _backward_input_run(gy, w, None, dx, groups, stride, pads, dilation, num_threads)
+
+
+def conv_backward_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1,
+                        groups=1, *, num_threads=None):
+    """Gradient of :func:`conv` with respect to its input ``x``.
+
+    This is the transposed convolution of ``grad_out`` (N, K, *out) with
+    ``w`` (K, C // groups, *kernel); ``input_shape`` is x's shape
+    (N, C, *spatial), which fixes the size when stride > 1.  Strided cases
+    never multiply inserted zeros: each stride phase is a dense convolution.
+    """
+    return _backward_input(None, grad_out, w, input_shape, stride, padding, dilation,
+                           groups, num_threads)
+
+
+def conv1d_backward_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1,
+                          groups=1, *, num_threads=None):
+    """1-D :func:`conv_backward_input`."""
+    return _backward_input(1, grad_out, w, input_shape, stride, padding, dilation,
+                           groups, num_threads)
+
+
+def conv2d_backward_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1,
+                          groups=1, *, num_threads=None):
+    """2-D :func:`conv_backward_input`."""
+    return _backward_input(2, grad_out, w, input_shape, stride, padding, dilation,
+                           groups, num_threads)
+
+
+def conv3d_backward_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1,
+                          groups=1, *, num_threads=None):
+    """3-D :func:`conv_backward_input`."""
+    return _backward_input(3, grad_out, w, input_shape, stride, padding, dilation,
+                           groups, num_threads)
+
+
+def _conv_transpose(nd, x, w, bias, stride, padding, output_padding, groups, dilation,
+                    num_threads):
+    x = as_float_array(x, "x")
+    w = as_float_array(w, "w")
+    _same_dtype([("x", x), ("w", w)])
+    nd = _check_ndim(nd, w, "w")
+    if x.ndim != nd + 2:
+        raise ValueError(f"x must have {nd + 2} dims (N, C_in, *spatial), got shape {x.shape}")
+    groups = _check_groups(groups)
+    N, Cin = x.shape[:2]
+    if w.shape[0] != Cin:
+        raise ValueError(f"w.shape[0] = {w.shape[0]} must equal x's {Cin} input channels "
+                         f"(w is (C_in, C_out // groups, *kernel))")
+    if Cin % groups:
+        raise ValueError(f"x's {Cin} channels are not divisible by groups={groups}")
+    if isinstance(padding, str):
+        raise ValueError(f"padding must be an int or a tuple for a transposed convolution, "
+                         f"got {padding!r}")
+    kernel = w.shape[2:]
+    stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
+    opad = int_tuple(output_padding, nd, "output_padding", 0)
+    for o, s, d in zip(opad, stride, dilation):
+        if o >= max(s, d):
+            raise ValueError(f"output_padding {opad} must be smaller than stride {stride} "
+                             f"or dilation {dilation}")
+    Cout = w.shape[1] * groups
+    out_sp = tuple(transpose_out_size(n, k, s, p, d, o) for n, k, s, p, d, o in
+                   zip(x.shape[2:], kernel, stride, pads, dilation, opad))
+    if any(o < 1 for o in out_sp):
+        raise ValueError(f"output size {out_sp} of the transposed convolution is not positive")
+    b = _bias(bias, Cout, x.dtype)
+    shape = (N, Cout) + out_sp
+    check_size(shape, x.dtype.itemsize, "output")
+    y = np.empty(shape, dtype=x.dtype)
+    return _backward_input_run(x, w, b, y, groups, stride, pads, dilation, num_threads)
+
+
+def conv_transpose(x, w, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                   dilation=1, *, num_threads=None):
+    """Transposed convolution, like ``torch.nn.functional.conv_transpose*d``.
+
+    ``x`` is (N, C_in, *spatial), ``w`` (C_in, C_out // groups, *kernel);
+    output size per dim: (n - 1)*stride - 2*padding + dilation*(k - 1)
+    + output_padding + 1.  Shares the backward-input kernel.
+    """
+    return _conv_transpose(None, x, w, bias, stride, padding, output_padding, groups,
+                           dilation, num_threads)
+
+
+def conv_transpose1d(x, w, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, num_threads=None):
+    """1-D :func:`conv_transpose`."""
+    return _conv_transpose(1, x, w, bias, stride, padding, output_padding, groups,
+                           dilation, num_threads)
+
+
+def conv_transpose2d(x, w, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, num_threads=None):
+    """2-D :func:`conv_transpose`."""
+    return _conv_transpose(2, x, w, bias, stride, padding, output_padding, groups,
+                           dilation, num_threads)
+
+
+def conv_transpose3d(x, w, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, num_threads=None):
+    """3-D :func:`conv_transpose`."""
+    return _conv_transpose(3, x, w, bias, stride, padding, output_padding, groups,
+                           dilation, num_threads)
+
+
+# --------------------------------------------------------------------------
+# backward-weight and backward-bias
+# --------------------------------------------------------------------------
+
+def _backward_weight(nd, x, grad_out, weight_shape, stride, padding, dilation, groups,
+                     num_threads):
+    x = as_float_array(x, "x")
+    gy = as_float_array(grad_out, "grad_out")
+    _same_dtype([("x", x), ("grad_out", gy)])
+    if nd is None:
+        nd = x.ndim - 2
+        if nd not in (1, 2, 3):
+            raise ValueError(f"x must have 3, 4 or 5 dims, got shape {x.shape}")
+    if x.ndim != nd + 2 or gy.ndim != nd + 2:
+        raise ValueError(f"x and grad_out must have {nd + 2} dims, got shapes {x.shape} "
+                         f"and {gy.shape}")
+    groups = _check_groups(groups)
+    wshape = _shape_arg(weight_shape, nd, "weight_shape")
+    K, Cg = wshape[:2]
+    kernel = wshape[2:]
+    if any(k < 1 for k in kernel):
+        raise ValueError(f"weight_shape kernel size must be >= 1, got {wshape}")
+    N, C = x.shape[:2]
+    if C != Cg * groups:
+        raise ValueError(f"x has {C} channels but weight_shape[1] * groups = {Cg * groups}")
+    if K % groups:
+        raise ValueError(f"weight_shape[0] = {K} is not divisible by groups={groups}")
+    if gy.shape[:2] != (N, K):
+        raise ValueError(f"grad_out shape {gy.shape} does not start with (N, K) = {(N, K)}")
+    stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
+    out_sp = _conv_out(x.shape[2:], kernel, stride, pads, dilation, "input")
+    if out_sp != gy.shape[2:]:
+        raise ValueError(f"grad_out spatial shape {gy.shape[2:]} does not match the forward "
+                         f"output {out_sp} of x {x.shape} with weight_shape {wshape}")
+    check_size(wshape, x.dtype.itemsize, "weight_shape")
+    dw = np.zeros(wshape, dtype=x.dtype)
+    if dw.size == 0 or gy.size == 0:
+        return dw
+    nt = _threads(num_threads, _work(gy.size, Cg, *kernel))
+    axes = _forward_axes(x.shape[2:], kernel, stride, pads, dilation, out_sp)
+    _kernels.conv_backward_weight(_view3(x, 2), _view3(gy, 2), _view3(dw, 2), groups,
+                                  axes, nt)
+    return dw
+
+
+def conv_backward_weight(x, grad_out, weight_shape, stride=1, padding=0, dilation=1,
+                         groups=1, *, num_threads=None):
+    """Gradient of :func:`conv` with respect to ``w``:
+    ``dw[k, c, t] = sum_{n, o} grad_out[n, k, o] * x[n, c, o*stride - pad + t*dilation]``.
+
+    The reduction over the batch runs in fixed chunks added in a fixed order,
+    so the result is bitwise identical for every thread count.
+    """
+    return _backward_weight(None, x, grad_out, weight_shape, stride, padding, dilation,
+                            groups, num_threads)
+
+
+def conv1d_backward_weight(x, grad_out, weight_shape, stride=1, padding=0, dilation=1,
+                           groups=1, *, num_threads=None):
+    """1-D :func:`conv_backward_weight`."""
+    return _backward_weight(1, x, grad_out, weight_shape, stride, padding, dilation,
+                            groups, num_threads)
+
+
+def conv2d_backward_weight(x, grad_out, weight_shape, stride=1, padding=0, dilation=1,
+                           groups=1, *, num_threads=None):
+    """2-D :func:`conv_backward_weight`."""
+    return _backward_weight(2, x, grad_out, weight_shape, stride, padding, dilation,
+                            groups, num_threads)
+
+
+def conv3d_backward_weight(x, grad_out, weight_shape, stride=1, padding=0, dilation=1,
+                           groups=1, *, num_threads=None):
+    """3-D :func:`conv_backward_weight`."""
+    return _backward_weight(3, x, grad_out, weight_shape, stride, padding, dilation,
+                            groups, num_threads)
+
+
+def conv_backward_bias(grad_out):
+    """Gradient with respect to the bias: ``grad_out`` summed over all but axis 1."""
+    gy = as_float_array(grad_out, "grad_out")
+    if gy.ndim < 3:
+        raise ValueError(f"grad_out must have at least 3 dims (N, K, *spatial), got {gy.shape}")
+    return gy.sum(axis=(0,) + tuple(range(2, gy.ndim)), dtype=gy.dtype)

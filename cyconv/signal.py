@@ -1,0 +1,118 @@
+"""Signal and image convolution with numpy / scipy semantics.
+
+``convolve`` and ``correlate`` take 1-, 2- or 3-D arrays and a ``mode``:
+
+* 1-D inputs follow ``numpy.convolve`` / ``numpy.correlate`` exactly
+  (output lengths, centering, and the handling of ``len(v) > len(a)``);
+* 2-D and 3-D inputs follow ``scipy.signal.convolve`` / ``correlate``.
+
+Integer, bool and mixed inputs promote like numpy (``np.result_type``); the
+result is float32 when that type is float32 or float16 and float64
+otherwise.  Complex inputs are rejected.  Both run on the same tiled kernel
+as the layer API.
+"""
+import numpy as np
+
+from cyconv import _kernels
+from cyconv._geometry import check_num_threads, check_size, to3
+
+__all__ = ["convolve", "correlate"]
+
+MODES = ("full", "same", "valid")
+
+
+def _result_dtype(a, v):
+    dt = np.result_type(a, v)
+    if dt.kind == "c":
+        raise TypeError(f"complex inputs are not supported (got {a.dtype} and {v.dtype})")
+    if dt.kind not in "biuf":
+        raise TypeError(f"inputs must be numeric arrays, got {a.dtype} and {v.dtype}")
+    return np.dtype(np.float32) if dt in (np.float16, np.float32) else np.dtype(np.float64)
+
+
+def _crop(n, m, mode, flip, numpy_1d):
+    """(start in the 'full' output, output length) along one axis.
+
+    ``flip`` is True for convolve.  numpy's 1-D 'same' is as long as the
+    longer input and centres on the shorter one; scipy's is as long as in1.
+    """
+    full = n + m - 1
+    if mode == "full":
+        return 0, full
+    if mode == "valid":
+        return min(n, m) - 1, abs(n - m) + 1
+    if not numpy_1d:
+        return (m - 1) // 2, n
+    if n >= m:
+        return (m - 1) // 2, n
+    # numpy swaps the inputs: convolve is symmetric, correlate comes out reversed
+    return ((n - 1) // 2 if flip else n // 2), m
+
+
+def _apply(a, v, mode, flip, num_threads, name):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    a = np.asarray(a)
+    v = np.asarray(v)
+    dt = _result_dtype(a, v)
+    if a.ndim != v.ndim:
+        raise ValueError(f"{name}: a and v must have the same number of dims, "
+                         f"got {a.ndim} and {v.ndim}")
+    if a.ndim not in (1, 2, 3):
+        raise ValueError(f"{name}: inputs must be 1-, 2- or 3-D, got {a.ndim}-D")
+    numpy_1d = a.ndim == 1
+    if a.size == 0 or v.size == 0:
+        if numpy_1d:
+            raise ValueError(f"{name}: a and v must not be empty")
+        return np.array([], dtype=dt)
+    if mode == "valid" and not numpy_1d:
+        if not (all(n >= m for n, m in zip(a.shape, v.shape))
+                or all(n <= m for n, m in zip(a.shape, v.shape))):
+            raise ValueError(f"{name}: in 'valid' mode one input must be at least as large "
+                             f"as the other in every dim, got {a.shape} and {v.shape}")
+    nt = check_num_threads(num_threads)
+    x = np.ascontiguousarray(a, dtype=dt)
+    w = np.ascontiguousarray(v, dtype=dt)
+    if flip:
+        w = np.ascontiguousarray(w[(slice(None, None, -1),) * w.ndim])
+    crops = [_crop(n, m, mode, flip, numpy_1d) for n, m in zip(a.shape, v.shape)]
+    out_sp = tuple(length for _, length in crops)
+    check_size(out_sp, dt.itemsize, "output")
+    # correlate's full output index f reads x[f - (m - 1) + t]: pad_lo = m - 1 - start
+    axes = tuple(
+        _kernels.forward_axis(n, m, 1, m - 1 - start, 1, length)
+        for n, m, (start, length) in zip(to3(a.shape, 1), to3(v.shape, 1),
+                                         to3(crops, (0, 1))))
+    y = np.empty(out_sp, dtype=dt)
+    work = y.size * w.size
+    if nt is None:
+        nt = _kernels.max_threads()
+    nt = 1 if work < (1 << 17) else nt
+    shape3 = lambda arr: arr.reshape((1, 1) + to3(arr.shape, 1))
+    _kernels.conv_forward(shape3(x), shape3(w), None, shape3(y), 1, axes, nt)
+    return y
+
+
+def convolve(a, v, mode="full", *, num_threads=None):
+    """Convolution of two 1-, 2- or 3-D arrays.
+
+    ``mode`` is 'full' (default), 'same' or 'valid'.  1-D follows
+    ``numpy.convolve``; 2-D and 3-D follow ``scipy.signal.convolve``.
+
+    The worked example of the lecture notes, a sum of shifted copies:
+
+    >>> import cyconv
+    >>> cyconv.convolve([2, -1, 1, 1], [1, 1, 2, 1])
+    array([ 2.,  1.,  4.,  2.,  2.,  3.,  1.])
+    """
+    return _apply(a, v, mode, True, num_threads, "convolve")
+
+
+def correlate(a, v, mode="full", *, num_threads=None):
+    """Cross-correlation of two 1-, 2- or 3-D arrays.
+
+    ``mode`` is 'full' (default), 'same' or 'valid'.  1-D follows
+    ``numpy.correlate`` (whose own default mode is 'valid'); 2-D and 3-D
+    follow ``scipy.signal.correlate``.
+    """
+    return _apply(a, v, mode, False, num_threads, "correlate")
