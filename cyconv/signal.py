@@ -103,7 +103,7 @@ def convolve(a, v, mode="full", *, num_threads=None):
 
     >>> import cyconv
     >>> cyconv.convolve([2, -1, 1, 1], [1, 1, 2, 1])
-    array([ 2.,  1.,  4.,  2.,  2.,  3.,  1.])
+    array([2., 1., 4., 2., 2., 3., 1.])
     """
     return _apply(a, v, mode, True, num_threads, "convolve")
 

@@ -1,0 +1,333 @@
+"""Layer API against the float64 numpy reference, on randomized problems."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import cyconv
+import reference as ref
+from strategies import conv_problems, out_shape
+
+FORWARD = {1: cyconv.conv1d, 2: cyconv.conv2d, 3: cyconv.conv3d}
+BACKWARD_INPUT = {1: cyconv.conv1d_backward_input, 2: cyconv.conv2d_backward_input,
+                  3: cyconv.conv3d_backward_input}
+BACKWARD_WEIGHT = {1: cyconv.conv1d_backward_weight, 2: cyconv.conv2d_backward_weight,
+                   3: cyconv.conv3d_backward_weight}
+TRANSPOSE = {1: cyconv.conv_transpose1d, 2: cyconv.conv_transpose2d,
+             3: cyconv.conv_transpose3d}
+
+
+def assert_close(got, want, want_abs, length, dtype):
+    """|got - want| within the rounding bound of a length-`length` sum of
+    products in `dtype` (see reference.sum_abs_bound); shapes identical."""
+    assert got.shape == want.shape
+    assert got.dtype == dtype
+    err = np.abs(got.astype(np.float64) - want)
+    bound = ref.sum_abs_bound(want_abs, length, dtype)
+    assert np.all(err <= bound), f"max err {err.max()} (bound there {bound.flat[err.argmax()]})"
+
+
+def _nd(p):
+    return p["w"].ndim - 2
+
+
+@given(conv_problems(), st.booleans())
+def test_forward(p, generic):
+    x, w, b = p["x"], p["w"], p["b"]
+    f = cyconv.conv if generic else FORWARD[_nd(p)]
+    y = f(x, w, b, stride=p["stride"], padding=p["padding"], dilation=p["dilation"],
+          groups=p["groups"])
+    want = ref.conv(x, w, b, p["stride"], p["pads"], p["dilation"], p["groups"])
+    want_abs = ref.conv(np.abs(x), np.abs(w), None if b is None else np.abs(b),
+                        p["stride"], p["pads"], p["dilation"], p["groups"])
+    assert_close(y, want, want_abs, w[0].size + 1, x.dtype)
+
+
+@given(conv_problems(), st.booleans())
+def test_backward_input(p, generic):
+    x, w = p["x"], p["w"]
+    gy = p["rng"].standard_normal((x.shape[0], w.shape[0])
+                                  + out_shape(x, w, p["stride"], p["pads"], p["dilation"]))
+    gy = gy.astype(x.dtype)
+    f = cyconv.conv_backward_input if generic else BACKWARD_INPUT[_nd(p)]
+    dx = f(gy, w, x.shape, stride=p["stride"], padding=p["padding"],
+           dilation=p["dilation"], groups=p["groups"])
+    want = ref.backward_input(gy, w, x.shape, p["stride"], p["pads"], p["dilation"], p["groups"])
+    want_abs = ref.backward_input(np.abs(gy), np.abs(w), x.shape, p["stride"], p["pads"],
+                                  p["dilation"], p["groups"])
+    assert_close(dx, want, want_abs, w.shape[0] * w[0, 0].size, x.dtype)
+
+
+@given(conv_problems(), st.booleans())
+def test_backward_weight(p, generic):
+    x, w = p["x"], p["w"]
+    gy = p["rng"].standard_normal((x.shape[0], w.shape[0])
+                                  + out_shape(x, w, p["stride"], p["pads"], p["dilation"]))
+    gy = gy.astype(x.dtype)
+    f = cyconv.conv_backward_weight if generic else BACKWARD_WEIGHT[_nd(p)]
+    dw = f(x, gy, w.shape, stride=p["stride"], padding=p["padding"],
+           dilation=p["dilation"], groups=p["groups"])
+    want = ref.backward_weight(x, gy, w.shape, p["stride"], p["pads"], p["dilation"],
+                               p["groups"])
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), w.shape, p["stride"], p["pads"],
+                                   p["dilation"], p["groups"])
+    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, x.dtype)
+
+
+@st.composite
+def transpose_problems(draw):
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 1, 2]))
+    Cin = groups * draw(st.integers(1, 3))
+    Coutg = draw(st.sampled_from([1, 2, 5, 17, 33]))
+    kernel = tuple(draw(st.lists(st.integers(1, 4), min_size=nd, max_size=nd)))
+    stride = tuple(draw(st.lists(st.integers(1, 3), min_size=nd, max_size=nd)))
+    dilation = tuple(draw(st.lists(st.integers(1, 2), min_size=nd, max_size=nd)))
+    padding = tuple(draw(st.lists(st.integers(0, 2), min_size=nd, max_size=nd)))
+    opad = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    spatial = tuple(draw(st.lists(st.integers(1, 6), min_size=nd, max_size=nd)))
+    outs = [(n - 1) * s - 2 * p + d * (k - 1) + o + 1
+            for n, s, p, d, k, o in zip(spatial, stride, padding, dilation, kernel, opad)]
+    if any(o < 1 for o in outs):
+        spatial = tuple(n + 2 * p for n, p in zip(spatial, padding))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    x = rng.standard_normal((draw(st.integers(1, 2)), Cin) + spatial).astype(dtype)
+    w = rng.standard_normal((Cin, Coutg) + kernel).astype(dtype)
+    b = rng.standard_normal(Coutg * groups).astype(dtype) if draw(st.booleans()) else None
+    return x, w, b, stride, padding, opad, groups, dilation
+
+
+@given(transpose_problems(), st.booleans())
+def test_conv_transpose(problem, generic):
+    x, w, b, stride, padding, opad, groups, dilation = problem
+    f = cyconv.conv_transpose if generic else TRANSPOSE[w.ndim - 2]
+    y = f(x, w, b, stride=stride, padding=padding, output_padding=opad, groups=groups,
+          dilation=dilation)
+    pads = [(p, p) for p in padding]
+    want = ref.conv_transpose(x, w, b, stride, pads, opad, groups, dilation)
+    want_abs = ref.conv_transpose(np.abs(x), np.abs(w), None if b is None else np.abs(b),
+                                  stride, pads, opad, groups, dilation)
+    assert_close(y, want, want_abs, w.shape[0] * w[0, 0].size + 1, x.dtype)
+
+
+@given(st.integers(1, 3), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**31 - 1))
+def test_backward_bias(nd, dtype, seed):
+    rng = np.random.default_rng(seed)
+    gy = rng.standard_normal((3, 5) + (4,) * nd).astype(dtype)
+    got = cyconv.conv_backward_bias(gy)
+    want = gy.astype(np.float64).sum(axis=(0,) + tuple(range(2, 2 + nd)))
+    assert got.dtype == dtype and got.shape == (5,)
+    np.testing.assert_allclose(got, want, rtol=0, atol=ref.sum_abs_bound(
+        np.abs(gy).astype(np.float64).sum(axis=(0,) + tuple(range(2, 2 + nd))), gy[:, 0].size, dtype).max())
+
+
+# ---------------------------------------------------------------- gradients
+
+def _inner(a, b):
+    return float(np.vdot(a.astype(np.float64).ravel(), b.astype(np.float64).ravel()))
+
+
+@given(conv_problems())
+def test_adjoint_identities(p):
+    """<conv(x, w), g> = <x, backward_input(g, w)> = <w, backward_weight(x, g)>."""
+    x, w = p["x"].astype(np.float64), p["w"].astype(np.float64)
+    kw = dict(stride=p["stride"], padding=p["padding"], dilation=p["dilation"],
+              groups=p["groups"])
+    y = cyconv.conv(x, w, **kw)
+    g = p["rng"].standard_normal(y.shape)
+    a = _inner(y, g)
+    b = _inner(x, cyconv.conv_backward_input(g, w, x.shape, **kw))
+    c = _inner(w, cyconv.conv_backward_weight(x, g, w.shape, **kw))
+    scale = _inner(np.abs(y), np.abs(g)) + _inner(np.abs(x), np.abs(x)) + 1e-300
+    scale = max(scale, ref.conv(np.abs(x), np.abs(w), None, p["stride"], p["pads"],
+                                p["dilation"], p["groups"]).ravel() @ np.abs(g).ravel())
+    assert abs(a - b) <= 1e-10 * scale
+    assert abs(a - c) <= 1e-10 * scale
+
+
+@pytest.mark.parametrize("nd,stride,padding,dilation,groups", [
+    (1, 2, 1, 1, 1), (2, (2, 1), 1, (1, 2), 2), (3, 1, "full", 1, 1),
+    (2, 1, "same", 2, 1), (2, 3, ((1, 0), (0, 2)), 1, 1)])
+def test_finite_differences(nd, stride, padding, dilation, groups):
+    """Central differences of L = <conv(x, w, b), g> match the analytic gradients."""
+    rng = np.random.default_rng(nd)
+    x = rng.standard_normal((2, 2 * groups) + (5,) * nd)
+    w = rng.standard_normal((3 * groups, 2) + (2,) * nd)
+    b = rng.standard_normal(3 * groups)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    g = rng.standard_normal(cyconv.conv(x, w, b, **kw).shape)
+    loss = lambda x_, w_, b_: _inner(cyconv.conv(x_, w_, b_, **kw), g)
+    grads = {"x": cyconv.conv_backward_input(g, w, x.shape, **kw),
+             "w": cyconv.conv_backward_weight(x, g, w.shape, **kw),
+             "b": cyconv.conv_backward_bias(g)}
+    h = 1e-6
+    for name, arr in (("x", x), ("w", w), ("b", b)):
+        for flat in rng.choice(arr.size, size=min(arr.size, 12), replace=False):
+            e = np.zeros_like(arr)
+            e.flat[flat] = h
+            args = {"x": x, "w": w, "b": b}
+            plus = dict(args, **{name: arr + e})
+            minus = dict(args, **{name: arr - e})
+            num = (loss(plus["x"], plus["w"], plus["b"]) - loss(minus["x"], minus["w"], minus["b"])) / (2 * h)
+            assert abs(num - grads[name].flat[flat]) <= 1e-6 * (1 + abs(num)), name
+
+
+# ---------------------------------------------------------------- threads
+
+DETERMINISM_CASES = [
+    # x shape, w shape, stride, padding, dilation, groups
+    ((4, 24, 30, 34), (40, 24, 3, 3), 1, 1, 1, 1),
+    ((3, 8, 33, 29), (16, 4, 5, 3), 2, 2, 1, 2),
+    ((2, 16, 300), (32, 16, 7), 1, 3, 2, 1),
+    ((2, 8, 6, 14, 14), (12, 8, 3, 3, 3), 1, 1, 1, 1),
+    ((16, 3, 32, 32), (16, 3, 3, 3), 1, 1, 1, 1),
+    ((4, 32, 20, 20), (32, 1, 3, 3), 1, 1, 1, 32),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", DETERMINISM_CASES)
+def test_bitwise_identical_across_threads(case, dtype):
+    xs, ws, s, p, d, g = case
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    kw = dict(stride=s, padding=p, dilation=d, groups=g)
+    y0 = cyconv.conv(x, w, b, **kw, num_threads=1)
+    gy = rng.standard_normal(y0.shape).astype(dtype)
+    ops = {
+        "forward": lambda nt: cyconv.conv(x, w, b, **kw, num_threads=nt),
+        "backward_input": lambda nt: cyconv.conv_backward_input(gy, w, x.shape, **kw, num_threads=nt),
+        "backward_weight": lambda nt: cyconv.conv_backward_weight(x, gy, w.shape, **kw, num_threads=nt),
+        "transpose": lambda nt: cyconv.conv_transpose(gy, w, None, stride=s, padding=p,
+                                                      dilation=d, groups=g, num_threads=nt),
+    }
+    for name, op in ops.items():
+        first = op(1)
+        for nt in (1, 2, 3, 4):
+            again = op(nt)
+            assert again.tobytes() == first.tobytes(), f"{name} differs at num_threads={nt}"
+
+
+# ---------------------------------------------------------------- input forms
+
+def test_noncontiguous_byteswapped_readonly_inputs():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 20, 22))[:, ::2, ::2, ::2]          # non-contiguous
+    w = rng.standard_normal((4, 3, 3, 3)).astype(">f8")                # big-endian
+    w.flags.writeable = False
+    b = rng.standard_normal(4)
+    b.flags.writeable = False
+    y = cyconv.conv2d(x, w, b, padding=1)
+    want = ref.conv(x, w.astype(np.float64), b, (1, 1), [(1, 1)] * 2, (1, 1), 1)
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+    assert y.dtype == np.float64 and y.flags.c_contiguous
+
+
+def test_inputs_never_modified():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    for a in (x, w):
+        a.flags.writeable = False
+    x0, w0 = x.copy(), w.copy()
+    y = cyconv.conv2d(x, w, padding=1)
+    cyconv.conv2d_backward_input(y, w, x.shape, padding=1)
+    cyconv.conv2d_backward_weight(x, y, w.shape, padding=1)
+    assert np.array_equal(x, x0) and np.array_equal(w, w0)
+    assert not np.may_share_memory(y, x)
+
+
+def test_out_parameter():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    out = np.full((2, 6, 9, 9), np.nan, dtype=np.float32)
+    y = cyconv.conv2d(x, w, padding=1, out=out)
+    assert y is out
+    np.testing.assert_array_equal(out, cyconv.conv2d(x, w, padding=1))
+    for bad in (np.empty((2, 6, 9, 8), np.float32), np.empty((2, 6, 9, 9), np.float64),
+                np.empty((2, 6, 9, 18), np.float32)[..., ::2]):
+        with pytest.raises(ValueError, match="out"):
+            cyconv.conv2d(x, w, padding=1, out=bad)
+    with pytest.raises(ValueError, match="overlap"):
+        big = np.empty((2, 6, 9, 9), np.float32)
+        cyconv.conv2d(big[:, :4], w, padding=1, out=big)
+
+
+def test_dtype_rules():
+    x = np.ones((1, 2, 5, 5), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float64)
+    with pytest.raises(TypeError, match="x and w"):
+        cyconv.conv2d(x, w)
+    for dt in (np.int32, np.bool_, np.complex64, np.float16, object):
+        with pytest.raises(TypeError, match="x must be a float32 or float64"):
+            cyconv.conv2d(x.astype(dt), w.astype(np.float32))
+    with pytest.raises(TypeError, match="bias"):
+        cyconv.conv2d(x, w.astype(np.float32), bias=np.ones(3, np.float64))
+
+
+def test_padding_same_even_kernel_is_asymmetric_like_torch(torch):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 2, 8, 9))
+    w = rng.standard_normal((3, 2, 4, 2))
+    got = cyconv.conv2d(x, w, padding="same", dilation=(1, 3))
+    want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding="same",
+                                      dilation=(1, 3)).numpy()
+    assert got.shape == x.shape[:1] + (3,) + x.shape[2:]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_full_padding_gives_m_plus_k_minus_1():
+    x = np.ones((1, 1, 6, 6))
+    w = np.ones((1, 1, 3, 3))
+    assert cyconv.conv2d(x, w, padding="full").shape == (1, 1, 8, 8)
+
+
+@pytest.mark.parametrize("shape_x,shape_w,groups", [
+    ((0, 4, 8, 8), (6, 4, 3, 3), 1),     # N = 0
+    ((0, 6, 8, 8), (4, 3, 3, 3), 2),     # N = 0, grouped
+])
+def test_empty_dimensions_like_torch(torch, shape_x, shape_w, groups):
+    x = np.ones(shape_x, np.float32)
+    w = np.ones(shape_w, np.float32)
+    b = np.arange(shape_w[0], dtype=np.float32)
+    want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                                      padding=1, groups=groups).numpy()
+    got = cyconv.conv2d(x, w, b, padding=1, groups=groups)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    gy = np.ones(got.shape, np.float32)
+    gyt, wt, xt = torch.from_numpy(gy), torch.from_numpy(w), torch.from_numpy(x)
+    dx = cyconv.conv2d_backward_input(gy, w, x.shape, padding=1, groups=groups)
+    dw = cyconv.conv2d_backward_weight(x, gy, w.shape, padding=1, groups=groups)
+    np.testing.assert_array_equal(
+        dx, torch.nn.grad.conv2d_input(x.shape, wt, gyt, padding=1, groups=groups).numpy())
+    np.testing.assert_array_equal(
+        dw, torch.nn.grad.conv2d_weight(xt, w.shape, gyt, padding=1, groups=groups).numpy())
+
+
+def test_zero_output_channels():
+    """K = 0 (torch 2.13 raises here): an empty output, a zero input gradient."""
+    x = np.ones((2, 4, 8, 8), np.float32)
+    w = np.ones((0, 4, 3, 3), np.float32)
+    y = cyconv.conv2d(x, w, padding=1)
+    assert y.shape == (2, 0, 8, 8)
+    dx = cyconv.conv2d_backward_input(y, w, x.shape, padding=1)
+    assert dx.shape == x.shape and np.all(dx == 0)
+    assert cyconv.conv2d_backward_weight(x, y, w.shape, padding=1).shape == w.shape
+
+
+def test_zero_input_channels_gives_bias():
+    """C = 0: every output is an empty sum plus the bias.  (torch 2.13 returns
+    an output with 0 channels here; cyconv keeps the K output maps.)"""
+    x = np.ones((2, 0, 8, 8), np.float32)
+    w = np.ones((6, 0, 3, 3), np.float32)
+    b = np.arange(6, dtype=np.float32)
+    y = cyconv.conv2d(x, w, b, padding=1)
+    np.testing.assert_array_equal(y, np.broadcast_to(b[None, :, None, None], (2, 6, 8, 8)))
+    assert np.all(cyconv.conv2d(x, w, padding=1) == 0)
+    gy = np.ones(y.shape, np.float32)
+    assert cyconv.conv2d_backward_input(gy, w, x.shape, padding=1).shape == x.shape
+    assert cyconv.conv2d_backward_weight(x, gy, w.shape, padding=1).shape == w.shape
