@@ -158,11 +158,21 @@ class BuildExt(build_ext):
             "openmp": omp_desc,
             "debug_build": debug,
         }
+        self._cyconv_info = info
         super().build_extensions()
-        out_dir = PKG if self.inplace else os.path.join(self.build_lib, "cyconv")
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, "_build_info.json"), "w") as f:
-            json.dump(info, f, indent=1)
+
+    def run(self):
+        super().run()
+        info = getattr(self, "_cyconv_info", None)
+        if info is None:      # nothing was compiled (up to date)
+            return
+        dirs = [os.path.join(self.build_lib, "cyconv")]
+        if self.inplace or getattr(self, "editable_mode", False):
+            dirs.append(PKG)
+        for d in dirs:
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "_build_info.json"), "w") as f:
+                json.dump(info, f, indent=1)
 
 
 def extensions():
