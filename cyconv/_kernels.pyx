@@ -120,120 +120,173 @@ cdef inline void interior(const Axis* a, Py_ssize_t* q0, Py_ssize_t* q1) noexcep
 # forward driver (also runs each phase of backward-input)
 # --------------------------------------------------------------------------
 
-cdef inline void conv_row(
-        Py_ssize_t item, const floating* x, const floating* wpk,
-        const floating* bpk, floating* y,
-        Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv,
-        const Axis* ad, const Axis* ah, const Axis* aw,
-        Py_ssize_t qlo, Py_ssize_t qhi) noexcept nogil:
-    """One output row (all q along w) of one channel block."""
-    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
-    cdef Py_ssize_t nkb = (Kg + KB - 1) // KB
-    cdef Py_ssize_t xs_h = aw.n_in, xs_d = ah.n_in * aw.n_in
-    cdef Py_ssize_t xs_c = ad.n_in * xs_d
-    cdef Py_ssize_t ys_h = aw.n_out, ys_d = ah.n_out * aw.n_out
-    cdef Py_ssize_t ys_c = ad.n_out * ys_d
-    cdef Py_ssize_t wkh = aw.taps * KB, wkd = ah.taps * wkh, wc = ad.taps * wkd
-    cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, tw0, tw1
-    cdef Py_ssize_t nd, nh, nk, q, pb, yp = aw.out_step
-    cdef Py_ssize_t pbmax = tile_width(kv)
+# Input channels per block: the packed weights of one block stay within this
+# many bytes (L1-resident while a row segment streams through them).
+cdef enum:
+    WEIGHT_BLOCK_BYTES = 16384
+# Output positions per row segment: bounds the per-thread partial-sum buffer.
+cdef enum:
+    SEGMENT = 128
+
+
+cdef struct Plan:
+    Py_ssize_t G, Cg, Kg, KB, nkb, pbmax, cb
+    int kv
+    Py_ssize_t xs_c, xs_d, xs_h       # input strides (channel, depth, height)
+    Py_ssize_t ys_c, ys_d, ys_h       # output strides
+    Py_ssize_t wc, wkd, wkh           # packed-weight strides
+    Py_ssize_t qlo, qhi               # interior positions along w
+    Axis ad, ah, aw
+
+
+cdef inline void conv_span(
+        const Plan* P, Py_ssize_t q0, Py_ssize_t q1, const floating* xrow,
+        const floating* wblk, const floating* bblk, floating* yrow,
+        Py_ssize_t nc, Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nk,
+        floating* abuf, bint first, bint last) noexcept nogil:
+    """Positions [q0, q1) of a row over one input-channel block.  Partial
+    sums live in abuf[(q - q0) * KB] between blocks."""
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t q = q0, pb, tw0, tw1, nw, end
+    cdef Py_ssize_t xkd = P.ad.dil * P.xs_d, xkh = P.ah.dil * P.xs_h
+    cdef const floating* ain
+    cdef floating* aout
+    cdef const floating* xq
+    cdef const floating* wq
+    while q < q1:
+        ain = NULL if first else abuf + (q - q0) * P.KB
+        aout = NULL if last else abuf + (q - q0) * P.KB
+        if q < P.qlo or q >= P.qhi:
+            # border: one position with its clipped taps
+            tap_range(aw, q, &tw0, &tw1)
+            nw = tw1 - tw0
+            xq = xrow
+            wq = wblk
+            if nw > 0:
+                xq = xrow + q * aw.stride + aw.off + tw0 * aw.dil
+                wq = wblk + tw0 * P.KB
+            else:
+                nw = 0
+            fwd_tile(P.kv, 1, xq, wq, bblk, yrow + q * aw.out_step, nc, P.xs_c, P.wc,
+                     nd, nh, nw, xkd, xkh, aw.dil, P.wkd, P.wkh, aw.stride,
+                     nk, P.ys_c, aw.out_step, ain, aout)
+            q += 1
+            continue
+        # interior: the widest tile that fits before the next border / end
+        end = P.qhi if P.qhi < q1 else q1
+        pb = P.pbmax
+        while pb > 1 and q + pb > end:
+            pb = 8 if pb > 8 else pb // 2
+        fwd_tile(P.kv, pb, xrow + q * aw.stride + aw.off, wblk, bblk,
+                 yrow + q * aw.out_step, nc, P.xs_c, P.wc, nd, nh, aw.taps,
+                 xkd, xkh, aw.dil, P.wkd, P.wkh, aw.stride, nk, P.ys_c, aw.out_step,
+                 ain, aout)
+        q += pb
+
+
+cdef inline void conv_row(Py_ssize_t item, const Plan* P, const floating* x,
+                          const floating* wpk, const floating* bpk, floating* y,
+                          floating* abuf) noexcept nogil:
+    """One output row (all positions along w) of one output-channel block."""
+    cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, nd, nh, nk
+    cdef Py_ssize_t s0, s1, c0, nc
     cdef const floating* xrow
     cdef const floating* wblk
     cdef const floating* bblk = NULL
     cdef floating* yrow
 
-    kb = item % nkb
-    r = item // nkb
-    qh = r % ah.n_q
-    r = r // ah.n_q
-    qd = r % ad.n_q
-    r = r // ad.n_q
-    g = r % G
-    n = r // G
-    tap_range(ad, qd, &td0, &td1)
-    tap_range(ah, qh, &th0, &th1)
+    kb = item % P.nkb
+    r = item // P.nkb
+    qh = r % P.ah.n_q
+    r = r // P.ah.n_q
+    qd = r % P.ad.n_q
+    r = r // P.ad.n_q
+    g = r % P.G
+    n = r // P.G
+    tap_range(&P.ad, qd, &td0, &td1)
+    tap_range(&P.ah, qh, &th0, &th1)
     nd = td1 - td0
     nh = th1 - th0
     if nd <= 0 or nh <= 0:
-        nd = 0
-        nh = 0
-        td0 = 0
-        th0 = 0
-    nk = Kg - kb * KB
-    if nk > KB:
-        nk = KB
-    xrow = x + (n * G + g) * Cg * xs_c
+        nd = nh = td0 = th0 = 0
+    nk = P.Kg - kb * P.KB
+    if nk > P.KB:
+        nk = P.KB
+    xrow = x + (n * P.G + g) * P.Cg * P.xs_c
     if nd > 0:
-        xrow += (qd * ad.stride + ad.off + td0 * ad.dil) * xs_d
-        xrow += (qh * ah.stride + ah.off + th0 * ah.dil) * xs_h
-    wblk = wpk + (g * nkb + kb) * Cg * wc + td0 * wkd + th0 * wkh
+        xrow += (qd * P.ad.stride + P.ad.off + td0 * P.ad.dil) * P.xs_d
+        xrow += (qh * P.ah.stride + P.ah.off + th0 * P.ah.dil) * P.xs_h
+    wblk = wpk + (g * P.nkb + kb) * P.Cg * P.wc + td0 * P.wkd + th0 * P.wkh
     if bpk != NULL:
-        bblk = bpk + (g * nkb + kb) * KB
-    yrow = (y + ((n * G + g) * Kg + kb * KB) * ys_c
-            + (qd * ad.out_step + ad.out_base) * ys_d
-            + (qh * ah.out_step + ah.out_base) * ys_h + aw.out_base)
-
-    # left border, one position at a time with its clipped taps
-    for q in range(qlo):
-        border_tile(kv, q, xrow, wblk, bblk, yrow, Cg, xs_c, wc, nd, nh,
-                    ad.dil * xs_d, ah.dil * xs_h, wkd, wkh, nk, ys_c, aw, KB)
-    # interior: full tiles, then the remainder
-    q = qlo
-    while q + pbmax <= qhi:
-        fwd_tile(kv, pbmax, xrow + q * aw.stride + aw.off, wblk, bblk, yrow + q * yp,
-                 Cg, xs_c, wc, nd, nh, aw.taps, ad.dil * xs_d, ah.dil * xs_h, aw.dil,
-                 wkd, wkh, aw.stride, nk, ys_c, yp)
-        q += pbmax
-    pb = 8
-    while pb >= 1:
-        if q + pb <= qhi:
-            fwd_tile(kv, pb, xrow + q * aw.stride + aw.off, wblk, bblk, yrow + q * yp,
-                     Cg, xs_c, wc, nd, nh, aw.taps, ad.dil * xs_d, ah.dil * xs_h,
-                     aw.dil, wkd, wkh, aw.stride, nk, ys_c, yp)
-            q += pb
-        pb = pb // 2
-    # right border
-    for q in range(qhi, aw.n_q):
-        border_tile(kv, q, xrow, wblk, bblk, yrow, Cg, xs_c, wc, nd, nh,
-                    ad.dil * xs_d, ah.dil * xs_h, wkd, wkh, nk, ys_c, aw, KB)
+        bblk = bpk + (g * P.nkb + kb) * P.KB
+    yrow = (y + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
+            + (qd * P.ad.out_step + P.ad.out_base) * P.ys_d
+            + (qh * P.ah.out_step + P.ah.out_base) * P.ys_h + P.aw.out_base)
+    s0 = 0
+    while s0 < P.aw.n_q:
+        s1 = s0 + SEGMENT if s0 + SEGMENT < P.aw.n_q else P.aw.n_q
+        c0 = 0
+        while True:
+            nc = P.Cg - c0 if P.Cg - c0 < P.cb else P.cb
+            conv_span(P, s0, s1, xrow + c0 * P.xs_c, wblk + c0 * P.wc, bblk, yrow,
+                      nc, nd, nh, nk, abuf, c0 == 0, c0 + nc >= P.Cg)
+            c0 += nc
+            if c0 >= P.Cg:
+                break
+        s0 = s1
 
 
-cdef inline void border_tile(
-        int kv, Py_ssize_t q, const floating* xrow, const floating* wblk,
-        const floating* bblk, floating* yrow, Py_ssize_t Cg, Py_ssize_t xs_c,
-        Py_ssize_t wc, Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t xkd,
-        Py_ssize_t xkh, Py_ssize_t wkd, Py_ssize_t wkh, Py_ssize_t nk,
-        Py_ssize_t ys_c, const Axis* aw, Py_ssize_t KB) noexcept nogil:
-    cdef Py_ssize_t tw0, tw1, nw
-    tap_range(aw, q, &tw0, &tw1)
-    nw = tw1 - tw0
-    if nw > 0:
-        xrow = xrow + q * aw.stride + aw.off + tw0 * aw.dil
-        wblk = wblk + tw0 * KB
-    else:
-        nw = 0
-    fwd_tile(kv, 1, xrow, wblk, bblk, yrow + q * aw.out_step,
-             Cg, xs_c, wc, nd, nh, nw, xkd, xkh, aw.dil, wkd, wkh, aw.stride,
-             nk, ys_c, aw.out_step)
+cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize_t itemsize,
+                    Axis ad, Axis ah, Axis aw) noexcept nogil:
+    cdef Plan P
+    P.G = G
+    P.Cg = Cg
+    P.Kg = Kg
+    P.kv = kv
+    P.KB = kv * (64 // itemsize)
+    P.nkb = (Kg + P.KB - 1) // P.KB
+    P.pbmax = tile_width(kv)
+    P.ad = ad
+    P.ah = ah
+    P.aw = aw
+    P.xs_h = aw.n_in
+    P.xs_d = ah.n_in * aw.n_in
+    P.xs_c = ad.n_in * P.xs_d
+    P.ys_h = aw.n_out
+    P.ys_d = ah.n_out * aw.n_out
+    P.ys_c = ad.n_out * P.ys_d
+    P.wkh = aw.taps * P.KB
+    P.wkd = ah.taps * P.wkh
+    P.wc = ad.taps * P.wkd
+    P.cb = WEIGHT_BLOCK_BYTES // (P.wc * itemsize)
+    if P.cb < 1:
+        P.cb = 1
+    interior(&P.aw, &P.qlo, &P.qhi)
+    return P
 
 
-cdef void tiled_conv(
-        const floating* x, const floating* wpk, const floating* bpk, floating* y,
-        Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv,
-        Axis ad, Axis ah, Axis aw, int nthreads) noexcept nogil:
-    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
-    cdef Py_ssize_t nkb = (Kg + KB - 1) // KB
-    cdef Py_ssize_t nitems = N * G * ad.n_q * ah.n_q * nkb
-    cdef Py_ssize_t qlo, qhi, item
-    if aw.n_q <= 0:
+def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::1] bpk,
+               floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+               Py_ssize_t Kg, int kv, tuple axes, int nthreads):
+    cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1]), aw = make_axis(axes[2])
+    cdef Plan P = make_plan(G, Cg, Kg, kv, sizeof(floating), ad, ah, aw)
+    cdef const floating* bp = NULL
+    cdef Py_ssize_t nitems = N * G * ad.n_q * ah.n_q * P.nkb, item
+    cdef floating[:, ::1] abuf
+    if y.shape[0] == 0 or x.shape[0] == 0 or wpk.shape[0] == 0 or aw.n_q <= 0:
         return
-    interior(&aw, &qlo, &qhi)
-    if nthreads > 1:
-        for item in prange(nitems, num_threads=nthreads, schedule="static"):
-            conv_row(item, x, wpk, bpk, y, G, Cg, Kg, kv, &ad, &ah, &aw, qlo, qhi)
-    else:
-        for item in range(nitems):
-            conv_row(item, x, wpk, bpk, y, G, Cg, Kg, kv, &ad, &ah, &aw, qlo, qhi)
+    if bpk is not None and bpk.shape[0] > 0:
+        bp = &bpk[0]
+    nthreads = max(1, min(nthreads, nitems))
+    abuf = np.empty((nthreads, SEGMENT * P.KB), dtype=np.asarray(y).dtype)
+    with nogil:
+        if nthreads > 1:
+            for item in prange(nitems, num_threads=nthreads, schedule="static"):
+                conv_row(item, &P, &x[0], &wpk[0], bp, &y[0],
+                         &abuf[omp_get_thread_num(), 0])
+        else:
+            for item in range(nitems):
+                conv_row(item, &P, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0])
 
 
 def choose_kv(Py_ssize_t channels, dtype):
@@ -274,19 +327,6 @@ def pack_bias(b, Py_ssize_t G, int kv):
     packed = np.zeros((G, nb * KB), dtype=b.dtype)
     packed[:, :M] = b.reshape(G, M)
     return packed.reshape(-1)
-
-
-def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::1] bpk,
-               floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
-               Py_ssize_t Kg, int kv, tuple axes, int nthreads):
-    cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1]), aw = make_axis(axes[2])
-    cdef const floating* bp = NULL
-    if bpk is not None and bpk.shape[0] > 0:
-        bp = &bpk[0]
-    if y.shape[0] == 0 or x.shape[0] == 0 or wpk.shape[0] == 0:
-        return
-    with nogil:
-        tiled_conv(&x[0], &wpk[0], bp, &y[0], N, G, Cg, Kg, kv, ad, ah, aw, nthreads)
 
 
 def conv_forward(x, w, b, y, Py_ssize_t G, tuple axes, int nthreads):

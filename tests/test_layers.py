@@ -331,3 +331,34 @@ def test_zero_input_channels_gives_bias():
     gy = np.ones(y.shape, np.float32)
     assert cyconv.conv2d_backward_input(gy, w, x.shape, padding=1).shape == x.shape
     assert cyconv.conv2d_backward_weight(x, gy, w.shape, padding=1).shape == w.shape
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,groups", [
+    ((2, 100, 9, 11), (3, 100, 3, 3), 1, 1, 1),       # many input-channel blocks, few outputs
+    ((1, 90, 7, 6), (40, 45, 3, 3), (2, 1), 1, 2),    # blocks x groups x two channel vectors
+    ((2, 70, 40), (5, 70, 9), 1, "same", 1),           # 1-D, long rows
+    ((1, 64, 300), (2, 64, 5), 2, 2, 1),               # rows longer than one segment
+])
+def test_large_reductions(xs, ws, stride, padding, groups, dtype):
+    """Reductions long enough to be split into input-channel blocks (partial
+    sums carried between blocks) and rows split into segments."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    nd = w.ndim - 2
+    kw = dict(stride=stride, padding=padding, groups=groups)
+    y = cyconv.conv(x, w, **kw)
+    s = stride if isinstance(stride, tuple) else (stride,) * nd
+    if padding == "same":
+        pads = [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in w.shape[2:]]
+    else:
+        pads = [(padding, padding)] * nd
+    want = ref.conv(x, w, None, s, pads, (1,) * nd, groups)
+    want_abs = ref.conv(np.abs(x), np.abs(w), None, s, pads, (1,) * nd, groups)
+    assert_close(y, want, want_abs, w[0].size, dtype)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    dx = cyconv.conv_backward_input(gy, w, x.shape, **kw)
+    want = ref.backward_input(gy, w, x.shape, s, pads, (1,) * nd, groups)
+    want_abs = ref.backward_input(np.abs(gy), np.abs(w), x.shape, s, pads, (1,) * nd, groups)
+    assert_close(dx, want, want_abs, w.shape[0] * w[0, 0].size, dtype)
