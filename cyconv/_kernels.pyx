@@ -31,8 +31,10 @@ from cython.parallel cimport prange, parallel
 
 import numpy as np
 
+from libc.string cimport memcpy, memset
+
 from cyconv._microkernels cimport (
-    floating, fwd_tile, bww_tile, tile_width, vector_lanes)
+    floating, fwd_tile, wv_tile, bww_tile, tile_width, vector_lanes)
 from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
 
@@ -289,6 +291,168 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
                 conv_row(item, &P, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0])
 
 
+# --------------------------------------------------------------------------
+# width path: few output channels per group (depthwise, signals, images,
+# backward-input onto few channels); vectors run along output positions
+# --------------------------------------------------------------------------
+
+cdef enum:
+    PATCH_ELEMS = 65536      # per-thread input patch (256 KiB in float32)
+    WIDTH_SEG = 4096         # output positions per item along w
+    MAX_PV = 8               # position vectors per tile
+
+
+cdef struct WPlan:
+    Py_ssize_t G, Cg, Kg, VL
+    Py_ssize_t R, nrb, S, nsb, Wp, nrows_max
+    Py_ssize_t xs_c, ys_c, ys_h, y0
+    Py_ssize_t wm, wc, wkh
+    Axis ah, aw
+
+
+cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
+                            const floating* w, const floating* b, floating* y,
+                            floating* patch) noexcept nogil:
+    """Rows [oh0, oh1) x positions [q0, q1) of every output channel of one
+    (image, group): copy the input patch they read, zero-padded, then run
+    the width micro-kernels over it."""
+    cdef const Axis* ah = &P.ah
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t sb = item % P.nsb, rb = (item // P.nsb) % P.nrb
+    cdef Py_ssize_t ng = item // (P.nsb * P.nrb)
+    cdef Py_ssize_t oh0 = rb * P.R, oh1 = oh0 + P.R, q0 = sb * P.S, q1 = q0 + P.S
+    cdef Py_ssize_t ih_lo, nrows, iw_lo, c, r, ih, a, e, oh, m0, mbk, q, nq, pv, pvmax
+    cdef const floating* src
+    cdef floating* dst
+    cdef const floating* prow
+    if oh1 > ah.n_q:
+        oh1 = ah.n_q
+    if q1 > aw.n_q:
+        q1 = aw.n_q
+    ih_lo = oh0 * ah.stride + ah.off
+    nrows = (oh1 - 1 - oh0) * ah.stride + (ah.taps - 1) * ah.dil + 1
+    iw_lo = q0 + aw.off
+    # valid input columns [a, e) of the patch
+    a = -iw_lo if iw_lo < 0 else 0
+    e = aw.n_in - iw_lo
+    if e > P.Wp:
+        e = P.Wp
+    for c in range(P.Cg):
+        for r in range(nrows):
+            ih = ih_lo + r
+            dst = patch + (c * nrows + r) * P.Wp
+            if ih < 0 or ih >= ah.n_in or e <= a:
+                memset(dst, 0, P.Wp * sizeof(floating))
+                continue
+            src = x + (ng * P.Cg + c) * P.xs_c + ih * aw.n_in + iw_lo
+            if a > 0:
+                memset(dst, 0, a * sizeof(floating))
+            memcpy(dst + a, src + a, (e - a) * sizeof(floating))
+            if e < P.Wp:
+                memset(dst + e, 0, (P.Wp - e) * sizeof(floating))
+    for oh in range(oh0, oh1):
+        prow = patch + (oh * ah.stride + ah.off - ih_lo) * P.Wp
+        m0 = 0
+        while m0 < P.Kg:
+            mbk = P.Kg - m0 if P.Kg - m0 < 4 else 4
+            pvmax = MAX_PV if mbk <= 2 else 4
+            q = q0
+            while q < q1:
+                nq = q1 - q
+                if nq > pvmax * P.VL:
+                    nq = pvmax * P.VL
+                pv = 1
+                while pv * P.VL < nq:
+                    pv *= 2
+                wv_tile(mbk, pv, prow + (q - q0),
+                        w + ((ng % P.G) * P.Kg + m0) * P.wm,
+                        (b + (ng % P.G) * P.Kg + m0) if b != NULL else NULL,
+                        y + P.y0 + (ng * P.Kg + m0) * P.ys_c
+                          + (oh * ah.out_step + ah.out_base) * P.ys_h
+                          + q * aw.out_step + aw.out_base,
+                        P.Cg, nrows * P.Wp, P.wc, P.wm, ah.taps, aw.taps,
+                        ah.dil * P.Wp, aw.dil, aw.taps, nq, P.ys_c, aw.out_step)
+                q += nq
+            m0 += mbk
+
+
+def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype):
+    """(R, S, Wp) for the width path, or None when it does not apply: only
+    for few output channels, no depth axis, unit input stride along w, and a
+    patch of Cg rows that fits the per-thread budget."""
+    ad, ah, aw = axes
+    vl = lanes(dtype)
+    # depth axis degenerate: one input plane, one tap at offset 0, one output
+    # plane (its output index ad.out_base is honoured); unit stride along w
+    if Kg * 2 > vl or ad[:2] != (1, 1) or ad[4] != 0 or ad[5] != 1 or aw[2] != 1:
+        return None
+    S = min(aw[5], WIDTH_SEG)
+    while True:
+        Wp = S + (aw[1] - 1) * aw[3] + MAX_PV * vl
+        rows = PATCH_ELEMS // max(Cg * Wp, 1)
+        R = (rows - (ah[1] - 1) * ah[3] - 1) // ah[2] + 1
+        if R >= 1:
+            return min(R, ah[5]), S, Wp
+        if S <= vl:
+            return None
+        S = max(vl, S // 2)
+
+
+def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1] b,
+               floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+               Py_ssize_t Kg, tuple axes, tuple plan, int nthreads):
+    cdef WPlan P
+    cdef Py_ssize_t item, nitems
+    cdef const floating* bp = NULL
+    cdef floating[:, ::1] patch
+    P.ah = make_axis(axes[1])
+    P.aw = make_axis(axes[2])
+    P.G, P.Cg, P.Kg = G, Cg, Kg
+    P.VL = vector_lanes(<floating> 0)
+    P.R, P.S, P.Wp = plan
+    P.nrb = (P.ah.n_q + P.R - 1) // P.R
+    P.nsb = (P.aw.n_q + P.S - 1) // P.S
+    P.xs_c = P.ah.n_in * P.aw.n_in
+    P.ys_h = P.aw.n_out
+    P.ys_c = axes[0][6] * P.ah.n_out * P.aw.n_out
+    P.y0 = axes[0][8] * P.ah.n_out * P.aw.n_out     # output depth index ad.out_base
+    P.wkh = P.aw.taps
+    P.wc = P.ah.taps * P.aw.taps
+    P.wm = Cg * P.wc
+    nitems = N * G * P.nrb * P.nsb
+    if y.shape[0] == 0 or nitems == 0:
+        return
+    if b is not None and b.shape[0] > 0:
+        bp = &b[0]
+    nthreads = max(1, min(nthreads, nitems))
+    rows = (P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1
+    patch = np.empty((nthreads, max(Cg * rows * P.Wp, 1)), dtype=np.asarray(y).dtype)
+    with nogil:
+        if nthreads > 1:
+            for item in prange(nitems, num_threads=nthreads, schedule="static"):
+                width_item(item, &P, &x[0], &w[0], bp, &y[0], &patch[omp_get_thread_num(), 0])
+        else:
+            for item in range(nitems):
+                width_item(item, &P, &x[0], &w[0], bp, &y[0], &patch[0, 0])
+
+
+def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+                     Py_ssize_t Kg, tuple axes, int nthreads, bint swap, taps):
+    """Pick the path for this geometry, pack the weights for it and run it.
+    ``w`` is the 5-D weight tensor (see ``pack_weights`` for ``swap``)."""
+    plan = width_path_plan(Cg, Kg, axes, x.dtype)
+    if plan is not None:
+        wpk = pack_weights(w, G, 0, swap, taps)
+        _run_width(x.reshape(-1), wpk.reshape(-1), b, y.reshape(-1), N, G, Cg, Kg,
+                   axes, plan, nthreads)
+        return
+    kv = choose_kv(Kg, x.dtype)
+    wpk = pack_weights(w, G, kv, swap, taps)
+    bpk = pack_bias(b, G, kv) if b is not None else None
+    _run_tiled(x.reshape(-1), wpk.reshape(-1), bpk, y.reshape(-1), N, G, Cg, Kg, kv,
+               axes, nthreads)
+
+
 def choose_kv(Py_ssize_t channels, dtype):
     """Channel vectors per register tile: two when there are enough channels."""
     return 2 if channels >= 2 * lanes(dtype) else 1
@@ -301,7 +465,8 @@ def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None)):
     channels are A (per group) and the reduction runs over B; with ``swap``
     (backward-input) the output channels are B and the reduction is over A.
     ``taps`` optionally selects (and orders) the taps of each axis.
-    Result: [G][blocks][reduction][kd][kh][kw][KB], zero-padded channels.
+    Result: [G][blocks][reduction][kd][kh][kw][KB], zero-padded channels;
+    ``kv = 0`` gives KB = 1, i.e. [G][out][reduction][kd][kh][kw] (width path).
     """
     for axis, idx in enumerate(taps):
         if idx is not None:
@@ -311,7 +476,7 @@ def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None)):
     if swap:
         v = v.swapaxes(1, 2)          # (G, out=B, red=A, ...)
     M, R = v.shape[1], v.shape[2]
-    KB = kv * lanes(w.dtype)
+    KB = kv * lanes(w.dtype) if kv else 1
     nb = -(-M // KB)
     packed = np.zeros((G, nb * KB) + v.shape[2:], dtype=w.dtype)
     packed[:, :M] = v
@@ -337,11 +502,7 @@ def conv_forward(x, w, b, y, Py_ssize_t G, tuple axes, int nthreads):
     if Cg == 0:                      # empty reduction: the result is the bias
         y[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
         return
-    kv = choose_kv(Kg, x.dtype)
-    wpk = pack_weights(w, G, kv, False)
-    bpk = pack_bias(b, G, kv) if b is not None else None
-    _run_tiled(x.reshape(-1), wpk.reshape(-1), bpk, y.reshape(-1),
-               N, G, Cg, Kg, kv, axes, nthreads)
+    _convolve_packed(x, w, b, y, N, G, Cg, Kg, axes, nthreads, False, (None, None, None))
 
 
 def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
@@ -355,20 +516,16 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
     N, K = gy.shape[:2]
     C = dx.shape[1]
     Cg, Kg = C // G, K // G
-    kv = choose_kv(Cg, gy.dtype)
-    bpk = pack_bias(b, G, kv) if b is not None else None
     phases = [backward_input_phases(*g) for g in geom]
     if any(len(taps) == 0 for ph in phases for taps, _ in ph) or Kg == 0:
         dx[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
-    gyf, dxf = gy.reshape(-1), dx.reshape(-1)
     for taps_d, axis_d in phases[0]:
         for taps_h, axis_h in phases[1]:
             for taps_w, axis_w in phases[2]:
                 if not (len(taps_d) and len(taps_h) and len(taps_w)):
                     continue
-                wpk = pack_weights(w, G, kv, True, (taps_d, taps_h, taps_w))
-                _run_tiled(gyf, wpk.reshape(-1), bpk, dxf, N, G, Kg, Cg, kv,
-                           (axis_d, axis_h, axis_w), nthreads)
+                _convolve_packed(gy, w, b, dx, N, G, Kg, Cg, (axis_d, axis_h, axis_w),
+                                 nthreads, True, (taps_d, taps_h, taps_w))
 
 
 # --------------------------------------------------------------------------

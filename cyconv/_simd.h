@@ -26,6 +26,7 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
 
 #define CY_DEFINE_VEC_OPS(T, V, S)                                              \
     static inline V cy_zero_##S(void) { V v = {0}; return v; }                  \
+    static inline V cy_set1_##S(T s) { V v = {0}; return v + s; }               \
     static inline V cy_load_##S(const T *p) {                                   \
         V v; __builtin_memcpy(&v, p, sizeof v); return v; }                     \
     static inline void cy_store_##S(T *p, V v) { __builtin_memcpy(p, &v, sizeof v); } \

@@ -362,3 +362,33 @@ def test_large_reductions(xs, ws, stride, padding, groups, dtype):
     want = ref.backward_input(gy, w, x.shape, s, pads, (1,) * nd, groups)
     want_abs = ref.backward_input(np.abs(gy), np.abs(w), x.shape, s, pads, (1,) * nd, groups)
     assert_close(dx, want, want_abs, w.shape[0] * w[0, 0].size, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,padding,groups,dilation", [
+    ((2, 6, 40, 45), (6, 1, 3, 3), 1, 6, 1),            # depthwise
+    ((1, 2, 50, 4500), (2, 1, 5, 5), 2, 2, 1),          # several row blocks and segments
+    ((1, 1, 9000), (3, 1, 31), 15, 1, 1),                # long 1-D rows, few outputs
+    ((2, 40, 7, 70), (3, 40, 3, 3), (0, 2), 1, (2, 3)),  # many input channels, few outputs
+])
+def test_width_path(xs, ws, padding, groups, dilation, dtype):
+    """Few output channels per group: vectors along the output positions,
+    over zero-padded input patches split into row blocks and segments."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    nd = w.ndim - 2
+    pad = padding if isinstance(padding, tuple) else (padding,) * nd
+    dil = dilation if isinstance(dilation, tuple) else (dilation,) * nd
+    pads = [(p, p) for p in pad]
+    kw = dict(padding=pad, groups=groups, dilation=dil)
+    y = cyconv.conv(x, w, b, **kw)
+    want = ref.conv(x, w, b, (1,) * nd, pads, dil, groups)
+    want_abs = ref.conv(np.abs(x), np.abs(w), np.abs(b), (1,) * nd, pads, dil, groups)
+    assert_close(y, want, want_abs, w[0].size + 1, dtype)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    dx = cyconv.conv_backward_input(gy, w, x.shape, **kw)
+    want = ref.backward_input(gy, w, x.shape, (1,) * nd, pads, dil, groups)
+    want_abs = ref.backward_input(np.abs(gy), np.abs(w), x.shape, (1,) * nd, pads, dil, groups)
+    assert_close(dx, want, want_abs, w.shape[0] * w[0, 0].size, dtype)
