@@ -34,7 +34,7 @@ import numpy as np
 from libc.string cimport memcpy, memset
 
 from cyconv._microkernels cimport (
-    floating, fwd_tile, wv_tile, bww_tile, tile_width, vector_lanes)
+    floating, fwd_tile, wv_tile, tile_width, vector_lanes)
 from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
 
@@ -531,130 +531,126 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
 # --------------------------------------------------------------------------
 # backward-weight
 # --------------------------------------------------------------------------
+#
+# dw[k, c, t] = sum_{n, o} gy[n, k, o] x[n, c, o*s + off + t*d] is the forward
+# micro-kernel with the roles swapped: a row segment of gy packed [o][KB] is
+# the streamed operand (like packed weights), the matching input row packed
+# channel-contiguous [u][Cg] (zero-padded) is broadcast, and the tile of KB
+# output channels x PB input channels accumulates in place in the partial
+# weight gradient [kd][kh][kw][Cg][KB] of its batch chunk.
 
-cdef inline Py_ssize_t first_valid(const Axis* a, Py_ssize_t t) noexcept nogil:
-    """Smallest q >= 0 whose tap t lies inside the input (clamped to n_q)."""
-    cdef Py_ssize_t base = a.off + t * a.dil, q = 0
-    if base < 0:
-        q = (-base + a.stride - 1) // a.stride
-    return q if q < a.n_q else a.n_q
-
-
-cdef inline Py_ssize_t end_valid(const Axis* a, Py_ssize_t t) noexcept nogil:
-    """One past the largest q whose tap t lies inside the input."""
-    cdef Py_ssize_t room = a.n_in - 1 - a.off - t * a.dil, q
-    if room < 0:
-        return 0
-    q = room // a.stride + 1
-    return q if q < a.n_q else a.n_q
+cdef enum:
+    XBUF_ELEMS = 65536       # per-thread packed input row segment
 
 
-cdef inline void bww_taps(int kv, Py_ssize_t t0, Py_ssize_t pb, const floating* gbuf,
-                          const floating* xrow, floating* accrow, const Axis* aw,
-                          Py_ssize_t KB) noexcept nogil:
-    """Accumulate taps [t0, t0+pb) of one row pair into accrow[t][KB]."""
-    cdef Py_ssize_t lo = first_valid(aw, t0), hi = end_valid(aw, t0 + pb - 1)
-    cdef Py_ssize_t t, a, e
-    if hi > lo:
-        bww_tile(kv, pb, gbuf + lo * KB, xrow + lo * aw.stride + aw.off + t0 * aw.dil,
-                 accrow + t0 * KB, hi - lo, aw.stride, aw.dil)
-    for t in range(t0, t0 + pb):
-        a = first_valid(aw, t)
-        e = end_valid(aw, t)
-        if hi > lo:       # the tile covered [lo, hi), inside [a, e) of every tap
-            bww_span(kv, t, a, lo, gbuf, xrow, accrow, aw, KB)
-            bww_span(kv, t, hi, e, gbuf, xrow, accrow, aw, KB)
-        else:
-            bww_span(kv, t, a, e, gbuf, xrow, accrow, aw, KB)
+cdef struct BPlan:
+    Py_ssize_t N, G, Cg, Kg, KB, nkb, nchunks, pbmax, oseg
+    int kv
+    Py_ssize_t xs_c, xs_d, ys_c, ys_d, blk
+    Axis ad, ah, aw
 
 
-cdef inline void bww_span(int kv, Py_ssize_t t, Py_ssize_t a, Py_ssize_t e,
-                          const floating* gbuf, const floating* xrow,
-                          floating* accrow, const Axis* aw, Py_ssize_t KB) noexcept nogil:
-    if e > a:
-        bww_tile(kv, 1, gbuf + a * KB, xrow + a * aw.stride + aw.off + t * aw.dil,
-                 accrow + t * KB, e - a, aw.stride, aw.dil)
-
-
-cdef inline void bww_item(
-        Py_ssize_t item, const floating* x, const floating* gy, floating* part,
-        floating* gbuf, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg,
-        int kv, Py_ssize_t nchunks,
-        const Axis* ad, const Axis* ah, const Axis* aw) noexcept nogil:
+cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
+                          const floating* gy, floating* part, floating* gbuf,
+                          floating* xbuf) noexcept nogil:
     """All of one (batch chunk, group, channel block): reduce over its images."""
-    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
-    cdef Py_ssize_t nkb = (Kg + KB - 1) // KB
-    cdef Py_ssize_t xs_h = aw.n_in, xs_d = ah.n_in * aw.n_in
-    cdef Py_ssize_t xs_c = ad.n_in * xs_d
-    cdef Py_ssize_t ys_h = aw.n_q, ys_d = ah.n_q * aw.n_q
-    cdef Py_ssize_t ys_c = ad.n_q * ys_d
-    cdef Py_ssize_t wkh = aw.taps * KB, wkd = ah.taps * wkh, wc = ad.taps * wkd
-    cdef Py_ssize_t kb, g, chunk, n, qd, qh, td0, td1, th0, th1, td, th
-    cdef Py_ssize_t c, o, v, nk, t0, pb, pbmax = tile_width(kv)
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t kb = item % P.nkb, g = (item // P.nkb) % P.G
+    cdef Py_ssize_t chunk = item // (P.nkb * P.G)
+    cdef Py_ssize_t nk = P.Kg - kb * P.KB
+    cdef Py_ssize_t n, qd, qh, td0, td1, th0, th1, td, th, o0, no, o, v, c, u, iw
+    cdef Py_ssize_t width, kw, c0, pb, taps = P.ad.taps * P.ah.taps * aw.taps
     cdef const floating* grow
     cdef const floating* xrow
-    cdef floating* acc
-    kb = item % nkb
-    g = (item // nkb) % G
-    chunk = item // (nkb * G)
-    nk = Kg - kb * KB
-    if nk > KB:
-        nk = KB
-    acc = part + ((chunk * G + g) * nkb + kb) * Cg * wc
-    for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
-        for qd in range(ad.n_q):
-            tap_range(ad, qd, &td0, &td1)
-            for qh in range(ah.n_q):
-                tap_range(ah, qh, &th0, &th1)
+    cdef floating* acc = part + ((chunk * P.G + g) * P.nkb + kb) * P.blk
+    cdef floating* at
+    if nk > P.KB:
+        nk = P.KB
+    for n in range(chunk * P.N // P.nchunks, (chunk + 1) * P.N // P.nchunks):
+        for qd in range(P.ad.n_q):
+            tap_range(&P.ad, qd, &td0, &td1)
+            for qh in range(P.ah.n_q):
+                tap_range(&P.ah, qh, &th0, &th1)
                 if td1 <= td0 or th1 <= th0:
                     continue
-                # pack this row of the output gradient as [o][KB]
-                grow = gy + ((n * G + g) * Kg + kb * KB) * ys_c + qd * ys_d + qh * ys_h
-                for v in range(nk):
-                    for o in range(aw.n_q):
-                        gbuf[o * KB + v] = grow[v * ys_c + o]
-                for v in range(nk, KB):
-                    for o in range(aw.n_q):
-                        gbuf[o * KB + v] = 0
-                for c in range(Cg):
+                grow = (gy + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
+                        + qd * P.ys_d + qh * aw.n_q)
+                o0 = 0
+                while o0 < aw.n_q:
+                    no = aw.n_q - o0 if aw.n_q - o0 < P.oseg else P.oseg
+                    for o in range(no):          # gy row segment as [o][KB]
+                        for v in range(nk):
+                            gbuf[o * P.KB + v] = grow[v * P.ys_c + o0 + o]
+                        for v in range(nk, P.KB):
+                            gbuf[o * P.KB + v] = 0
+                    width = (no - 1) * aw.stride + (aw.taps - 1) * aw.dil + 1
                     for td in range(td0, td1):
                         for th in range(th0, th1):
-                            xrow = (x + ((n * G + g) * Cg + c) * xs_c
-                                    + (qd * ad.stride + ad.off + td * ad.dil) * xs_d
-                                    + (qh * ah.stride + ah.off + th * ah.dil) * xs_h)
-                            t0 = 0
-                            while t0 + pbmax <= aw.taps:
-                                bww_taps(kv, t0, pbmax, gbuf, xrow,
-                                         acc + c * wc + td * wkd + th * wkh, aw, KB)
-                                t0 += pbmax
-                            pb = 8
-                            while pb >= 1:
-                                if t0 + pb <= aw.taps:
-                                    bww_taps(kv, t0, pb, gbuf, xrow,
-                                             acc + c * wc + td * wkd + th * wkh, aw, KB)
-                                    t0 += pb
-                                pb = pb // 2
+                            xrow = (x + (n * P.G + g) * P.Cg * P.xs_c
+                                    + (qd * P.ad.stride + P.ad.off + td * P.ad.dil) * P.xs_d
+                                    + (qh * P.ah.stride + P.ah.off + th * P.ah.dil) * aw.n_in)
+                            # input row segment as [u][Cg], zero outside the row
+                            for u in range(width):
+                                iw = o0 * aw.stride + aw.off + u
+                                if iw < 0 or iw >= aw.n_in:
+                                    for c in range(P.Cg):
+                                        xbuf[u * P.Cg + c] = 0
+                                else:
+                                    for c in range(P.Cg):
+                                        xbuf[u * P.Cg + c] = xrow[c * P.xs_c + iw]
+                            for kw in range(aw.taps):
+                                at = acc + ((td * P.ah.taps + th) * aw.taps + kw) * P.Cg * P.KB
+                                c0 = 0
+                                while c0 < P.Cg:
+                                    pb = P.pbmax
+                                    while pb > 1 and c0 + pb > P.Cg:
+                                        pb = 8 if pb > 8 else pb // 2
+                                    fwd_tile(P.kv, pb, xbuf + kw * aw.dil * P.Cg + c0, gbuf,
+                                             NULL, NULL, 1, 0, 0, 1, 1, no, 0, 0,
+                                             aw.stride * P.Cg, 0, 0, 1, 0, 0, 0,
+                                             at + c0 * P.KB, at + c0 * P.KB)
+                                    c0 += pb
+                    o0 += no
 
 
 def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
-                         floating[::1] part, floating[:, ::1] gbuf,
-                         Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg,
-                         int kv, Py_ssize_t nchunks, tuple axes, int nthreads):
-    cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1]), aw = make_axis(axes[2])
-    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
-    cdef Py_ssize_t nitems = nchunks * G * ((Kg + KB - 1) // KB)
-    cdef Py_ssize_t item
+                         floating[::1] part, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+                         Py_ssize_t Kg, int kv, Py_ssize_t nchunks, tuple axes,
+                         int nthreads):
+    cdef BPlan P
+    cdef Py_ssize_t item, nitems
+    cdef floating[:, ::1] gbuf
+    cdef floating[:, ::1] xbuf
+    P.ad, P.ah, P.aw = make_axis(axes[0]), make_axis(axes[1]), make_axis(axes[2])
+    P.N, P.G, P.Cg, P.Kg, P.kv, P.nchunks = N, G, Cg, Kg, kv, nchunks
+    P.KB = kv * vector_lanes(<floating> 0)
+    P.nkb = (Kg + P.KB - 1) // P.KB
+    P.pbmax = tile_width(kv)
+    P.xs_d = P.ah.n_in * P.aw.n_in
+    P.xs_c = P.ad.n_in * P.xs_d
+    P.ys_d = P.ah.n_q * P.aw.n_q
+    P.ys_c = P.ad.n_q * P.ys_d
+    P.blk = P.ad.taps * P.ah.taps * P.aw.taps * Cg * P.KB
+    # output positions per segment: the packed input segment fits XBUF_ELEMS
+    P.oseg = ((XBUF_ELEMS // max(Cg, 1) - (P.aw.taps - 1) * P.aw.dil - 1)
+              // P.aw.stride + 1)
+    P.oseg = max(1, min(P.oseg, P.aw.n_q))
+    nitems = nchunks * G * P.nkb
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
         return
+    nthreads = max(1, min(nthreads, nitems))
+    dt = np.asarray(part).dtype
+    gbuf = np.empty((nthreads, P.oseg * P.KB), dtype=dt)
+    xbuf = np.empty((nthreads, ((P.oseg - 1) * P.aw.stride + (P.aw.taps - 1) * P.aw.dil + 1)
+                     * max(Cg, 1)), dtype=dt)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
-                bww_item(item, &x[0], &gy[0], &part[0], &gbuf[omp_get_thread_num(), 0],
-                         N, G, Cg, Kg, kv, nchunks, &ad, &ah, &aw)
+                bww_item(item, &P, &x[0], &gy[0], &part[0],
+                         &gbuf[omp_get_thread_num(), 0], &xbuf[omp_get_thread_num(), 0])
         else:
             for item in range(nitems):
-                bww_item(item, &x[0], &gy[0], &part[0], &gbuf[0, 0],
-                         N, G, Cg, Kg, kv, nchunks, &ad, &ah, &aw)
+                bww_item(item, &P, &x[0], &gy[0], &part[0], &gbuf[0, 0], &xbuf[0, 0])
 
 
 def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_size):
@@ -678,13 +674,12 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     nkb = -(-Kg // KB)
     block = Cg * KD * KH * KW * KB
     nchunks = backward_weight_chunks(N, G * nkb, block)
-    part = np.zeros((nchunks, G, nkb, Cg, KD, KH, KW, KB), dtype=x.dtype)
-    nt = max(1, min(nthreads, nchunks * G * nkb))
-    gbuf = np.empty((nt, max(axes[2][5], 1) * KB), dtype=x.dtype)
-    _run_backward_weight(x.reshape(-1), gy.reshape(-1), part.reshape(-1), gbuf,
-                         N, G, Cg, Kg, kv, nchunks, axes, nt)
+    part = np.zeros((nchunks, G, nkb, KD, KH, KW, Cg, KB), dtype=x.dtype)
+    _run_backward_weight(x.reshape(-1), gy.reshape(-1), part.reshape(-1),
+                         N, G, Cg, Kg, kv, nchunks, axes, nthreads)
     total = part[0]
     for i in range(1, nchunks):      # fixed order: chunk 0, 1, 2, ...
         total = total + part[i]
-    total = np.moveaxis(total, -1, 2).reshape((G, nkb * KB, Cg, KD, KH, KW))
+    # (G, nkb, KD, KH, KW, Cg, KB) -> (G, nkb*KB, Cg, KD, KH, KW)
+    total = total.transpose(0, 1, 6, 5, 2, 3, 4).reshape((G, nkb * KB, Cg, KD, KH, KW))
     dw[...] = total[:, :Kg].reshape(dw.shape)
