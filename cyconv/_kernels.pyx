@@ -34,7 +34,7 @@ import numpy as np
 from libc.string cimport memcpy, memset
 
 from cyconv._microkernels cimport (
-    floating, fwd_tile, wv_tile, tile_width, vector_lanes)
+    floating, fwd_tile, wv_tile, wg_tile, tile_width, vector_lanes)
 from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
 
@@ -310,6 +310,31 @@ cdef struct WPlan:
     Axis ah, aw
 
 
+cdef inline void fill_patch(const WPlan* P, const floating* x, floating* patch,
+                            Py_ssize_t ih_lo, Py_ssize_t nrows, Py_ssize_t iw_lo) noexcept nogil:
+    """patch[c][r][u] = x[c][ih_lo + r][iw_lo + u], zero outside the input."""
+    cdef Py_ssize_t a, e, c, r, ih
+    cdef floating* dst
+    cdef const floating* src
+    a = -iw_lo if iw_lo < 0 else 0
+    e = P.aw.n_in - iw_lo
+    if e > P.Wp:
+        e = P.Wp
+    for c in range(P.Cg):
+        for r in range(nrows):
+            ih = ih_lo + r
+            dst = patch + (c * nrows + r) * P.Wp
+            if ih < 0 or ih >= P.ah.n_in or e <= a:
+                memset(dst, 0, P.Wp * sizeof(floating))
+                continue
+            src = x + c * P.xs_c + ih * P.aw.n_in + iw_lo
+            if a > 0:
+                memset(dst, 0, a * sizeof(floating))
+            memcpy(dst + a, src + a, (e - a) * sizeof(floating))
+            if e < P.Wp:
+                memset(dst + e, 0, (P.Wp - e) * sizeof(floating))
+
+
 cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
                             const floating* w, const floating* b, floating* y,
                             floating* patch) noexcept nogil:
@@ -321,9 +346,7 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
     cdef Py_ssize_t sb = item % P.nsb, rb = (item // P.nsb) % P.nrb
     cdef Py_ssize_t ng = item // (P.nsb * P.nrb)
     cdef Py_ssize_t oh0 = rb * P.R, oh1 = oh0 + P.R, q0 = sb * P.S, q1 = q0 + P.S
-    cdef Py_ssize_t ih_lo, nrows, iw_lo, c, r, ih, a, e, oh, m0, mbk, q, nq, pv, pvmax
-    cdef const floating* src
-    cdef floating* dst
+    cdef Py_ssize_t ih_lo, nrows, oh, m0, mbk, q, nq, pv, pvmax
     cdef const floating* prow
     if oh1 > ah.n_q:
         oh1 = ah.n_q
@@ -331,25 +354,7 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
         q1 = aw.n_q
     ih_lo = oh0 * ah.stride + ah.off
     nrows = (oh1 - 1 - oh0) * ah.stride + (ah.taps - 1) * ah.dil + 1
-    iw_lo = q0 + aw.off
-    # valid input columns [a, e) of the patch
-    a = -iw_lo if iw_lo < 0 else 0
-    e = aw.n_in - iw_lo
-    if e > P.Wp:
-        e = P.Wp
-    for c in range(P.Cg):
-        for r in range(nrows):
-            ih = ih_lo + r
-            dst = patch + (c * nrows + r) * P.Wp
-            if ih < 0 or ih >= ah.n_in or e <= a:
-                memset(dst, 0, P.Wp * sizeof(floating))
-                continue
-            src = x + (ng * P.Cg + c) * P.xs_c + ih * aw.n_in + iw_lo
-            if a > 0:
-                memset(dst, 0, a * sizeof(floating))
-            memcpy(dst + a, src + a, (e - a) * sizeof(floating))
-            if e < P.Wp:
-                memset(dst + e, 0, (P.Wp - e) * sizeof(floating))
+    fill_patch(P, x + ng * P.Cg * P.xs_c, patch, ih_lo, nrows, q0 + aw.off)
     for oh in range(oh0, oh1):
         prow = patch + (oh * ah.stride + ah.off - ih_lo) * P.Wp
         m0 = 0
@@ -398,17 +403,81 @@ def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype):
         S = max(vl, S // 2)
 
 
-def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1] b,
-               floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
-               Py_ssize_t Kg, tuple axes, tuple plan, int nthreads):
-    cdef WPlan P
-    cdef Py_ssize_t item, nitems
-    cdef const floating* bp = NULL
+cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
+                                 Py_ssize_t nchunks, const floating* x,
+                                 const floating* gy, floating* part, floating* patch,
+                                 floating* gbuf) noexcept nogil:
+    """Weight gradient of one (batch chunk, group) on the width path:
+    part[m][c][kh][kw][VL] += sum over its images, rows and positions of
+    gy[m, row, q] * patch[c, row*s + kh*d, q + kw*d] (vectors along q)."""
+    cdef const Axis* ah = &P.ah
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t g = item % P.G, chunk = item // P.G
+    cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw, u
+    cdef const floating* grow
+    cdef floating* acc
+    for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
+        for rb in range(P.nrb):
+            oh0 = rb * P.R
+            oh1 = oh0 + P.R if oh0 + P.R < ah.n_q else ah.n_q
+            ih_lo = oh0 * ah.stride + ah.off
+            nrows = (oh1 - 1 - oh0) * ah.stride + (ah.taps - 1) * ah.dil + 1
+            for sb in range(P.nsb):
+                q0 = sb * P.S
+                q1 = q0 + P.S if q0 + P.S < aw.n_q else aw.n_q
+                nvec = (q1 - q0 + P.VL - 1) // P.VL
+                fill_patch(P, x + (n * P.G + g) * P.Cg * P.xs_c, patch, ih_lo, nrows,
+                           q0 + aw.off)
+                for m in range(P.Kg):
+                    for oh in range(oh0, oh1):
+                        grow = gy + ((n * P.G + g) * P.Kg + m) * P.ys_c + oh * P.ys_h + q0
+                        for u in range(nvec * P.VL):      # zero-padded to whole vectors
+                            gbuf[u] = grow[u] if u < q1 - q0 else 0
+                        for c in range(P.Cg):
+                            acc = part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c) * P.wc * P.VL
+                            for kh in range(ah.taps):
+                                kw0 = 0
+                                while kw0 < aw.taps:
+                                    nkw = aw.taps - kw0 if aw.taps - kw0 < 8 else 8
+                                    wg_tile(nkw, gbuf,
+                                            patch + (c * nrows + (oh - oh0) * ah.stride
+                                                     + kh * ah.dil) * P.Wp + kw0 * aw.dil,
+                                            acc + (kh * aw.taps + kw0) * P.VL, nvec, aw.dil)
+                                    kw0 += nkw
+
+
+def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1] part,
+                    Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg,
+                    Py_ssize_t nchunks, tuple axes, tuple plan, int nthreads):
+    cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0))
+    cdef Py_ssize_t item, nitems = nchunks * G
     cdef floating[:, ::1] patch
+    cdef floating[:, ::1] gbuf
+    if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
+        return
+    nthreads = max(1, min(nthreads, nitems))
+    dt = np.asarray(part).dtype
+    rows = (P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1
+    patch = np.empty((nthreads, max(Cg * rows * P.Wp, 1)), dtype=dt)
+    gbuf = np.empty((nthreads, P.S + P.VL), dtype=dt)
+    with nogil:
+        if nthreads > 1:
+            for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
+                width_grad_item(item, &P, N, nchunks, &x[0], &gy[0], &part[0],
+                                &patch[omp_get_thread_num(), 0], &gbuf[omp_get_thread_num(), 0])
+        else:
+            for item in range(nitems):
+                width_grad_item(item, &P, N, nchunks, &x[0], &gy[0], &part[0],
+                                &patch[0, 0], &gbuf[0, 0])
+
+
+cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tuple plan,
+                      Py_ssize_t VL) except *:
+    cdef WPlan P
     P.ah = make_axis(axes[1])
     P.aw = make_axis(axes[2])
     P.G, P.Cg, P.Kg = G, Cg, Kg
-    P.VL = vector_lanes(<floating> 0)
+    P.VL = VL
     P.R, P.S, P.Wp = plan
     P.nrb = (P.ah.n_q + P.R - 1) // P.R
     P.nsb = (P.aw.n_q + P.S - 1) // P.S
@@ -419,6 +488,16 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
     P.wkh = P.aw.taps
     P.wc = P.ah.taps * P.aw.taps
     P.wm = Cg * P.wc
+    return P
+
+
+def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1] b,
+               floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+               Py_ssize_t Kg, tuple axes, tuple plan, int nthreads):
+    cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0))
+    cdef Py_ssize_t item, nitems
+    cdef const floating* bp = NULL
+    cdef floating[:, ::1] patch
     nitems = N * G * P.nrb * P.nsb
     if y.shape[0] == 0 or nitems == 0:
         return
@@ -559,7 +638,7 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
     cdef Py_ssize_t chunk = item // (P.nkb * P.G)
     cdef Py_ssize_t nk = P.Kg - kb * P.KB
     cdef Py_ssize_t n, qd, qh, td0, td1, th0, th1, td, th, o0, no, o, v, c, u, iw
-    cdef Py_ssize_t width, kw, c0, pb, taps = P.ad.taps * P.ah.taps * aw.taps
+    cdef Py_ssize_t width, kw, c0, pb, span
     cdef const floating* grow
     cdef const floating* xrow
     cdef floating* acc = part + ((chunk * P.G + g) * P.nkb + kb) * P.blk
@@ -598,17 +677,21 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                                 else:
                                     for c in range(P.Cg):
                                         xbuf[u * P.Cg + c] = xrow[c * P.xs_c + iw]
-                            for kw in range(aw.taps):
-                                at = acc + ((td * P.ah.taps + th) * aw.taps + kw) * P.Cg * P.KB
+                            at = acc + (td * P.ah.taps + th) * aw.taps * P.Cg * P.KB
+                            # (kw, c) pairs: with dilation 1 their input offsets
+                            # kw*Cg + c are one contiguous run, so tiles span taps
+                            span = aw.taps * P.Cg if aw.dil == 1 else P.Cg
+                            for kw in range(1 if aw.dil == 1 else aw.taps):
                                 c0 = 0
-                                while c0 < P.Cg:
+                                while c0 < span:
                                     pb = P.pbmax
-                                    while pb > 1 and c0 + pb > P.Cg:
+                                    while pb > 1 and c0 + pb > span:
                                         pb = 8 if pb > 8 else pb // 2
                                     fwd_tile(P.kv, pb, xbuf + kw * aw.dil * P.Cg + c0, gbuf,
                                              NULL, NULL, 1, 0, 0, 1, 1, no, 0, 0,
                                              aw.stride * P.Cg, 0, 0, 1, 0, 0, 0,
-                                             at + c0 * P.KB, at + c0 * P.KB)
+                                             at + (kw * P.Cg + c0) * P.KB,
+                                             at + (kw * P.Cg + c0) * P.KB)
                                     c0 += pb
                     o0 += no
 
@@ -669,6 +752,21 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     K = gy.shape[1]
     Cg, Kg = C // G, K // G
     KD, KH, KW = dw.shape[2:]
+    plan = width_path_plan(Cg, Kg, axes, x.dtype)
+    if plan is not None:
+        VL = lanes(x.dtype)
+        nchunks = backward_weight_chunks(N, G, Kg * Cg * KH * KW * VL)
+        part = np.zeros((nchunks, G, Kg, Cg, KH, KW, VL), dtype=x.dtype)
+        _run_width_grad(x.reshape(-1), gy.reshape(-1), part.reshape(-1), N, G, Cg, Kg,
+                        nchunks, axes, plan, nthreads)
+        total = part[0]
+        for i in range(1, nchunks):      # fixed order: chunk 0, 1, 2, ...
+            total = total + part[i]
+        acc = total[..., 0].copy()       # horizontal sum, fixed lane order
+        for lane in range(1, VL):
+            acc += total[..., lane]
+        dw[...] = acc.reshape(dw.shape)
+        return
     kv = choose_kv(Kg, x.dtype)
     KB = kv * lanes(x.dtype)
     nkb = -(-Kg // KB)

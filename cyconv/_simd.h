@@ -30,7 +30,8 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
     static inline V cy_load_##S(const T *p) {                                   \
         V v; __builtin_memcpy(&v, p, sizeof v); return v; }                     \
     static inline void cy_store_##S(T *p, V v) { __builtin_memcpy(p, &v, sizeof v); } \
-    static inline V cy_fma_##S(V acc, V a, T s) { return acc + a * s; }
+    static inline V cy_fma_##S(V acc, V a, T s) { return acc + a * s; }         \
+    static inline V cy_fmav_##S(V acc, V a, V b) { return acc + a * b; }
 
 CY_DEFINE_VEC_OPS(float, cy_vf32, f32)
 CY_DEFINE_VEC_OPS(double, cy_vf64, f64)

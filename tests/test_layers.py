@@ -392,3 +392,25 @@ def test_width_path(xs, ws, padding, groups, dilation, dtype):
     want = ref.backward_input(gy, w, x.shape, (1,) * nd, pads, dil, groups)
     want_abs = ref.backward_input(np.abs(gy), np.abs(w), x.shape, (1,) * nd, pads, dil, groups)
     assert_close(dx, want, want_abs, w.shape[0] * w[0, 0].size, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,padding,groups,dilation", [
+    ((5, 6, 30, 40), (6, 1, 3, 3), 1, 6, 1),            # depthwise
+    ((2, 2, 40, 4500), (2, 1, 3, 11), (1, 5), 2, (1, 2)),  # row blocks, segments, >8 taps
+    ((17, 1, 900), (3, 1, 9), 4, 1, 3),                  # batch chunks, few outputs
+])
+def test_width_path_weight_gradient(xs, ws, padding, groups, dilation, dtype):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal(xs).astype(dtype)
+    w_shape = ws
+    nd = len(ws) - 2
+    pad = padding if isinstance(padding, tuple) else (padding,) * nd
+    dil = dilation if isinstance(dilation, tuple) else (dilation,) * nd
+    pads = [(p, p) for p in pad]
+    out = tuple(n + 2 * p - d * (k - 1) for n, p, d, k in zip(xs[2:], pad, dil, ws[2:]))
+    gy = rng.standard_normal((xs[0], ws[0]) + out).astype(dtype)
+    dw = cyconv.conv_backward_weight(x, gy, w_shape, padding=pad, groups=groups, dilation=dil)
+    want = ref.backward_weight(x, gy, w_shape, (1,) * nd, pads, dil, groups)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), w_shape, (1,) * nd, pads, dil, groups)
+    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
