@@ -2,6 +2,7 @@
 
     python -m cyconv            config + self-check + a timing table
     python -m cyconv check      config + self-check only
+    python -m cyconv bench ...  the benchmark suite (see python -m cyconv bench -h)
 """
 import argparse
 import sys
@@ -166,6 +167,10 @@ def timings(out=sys.stdout):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from cyconv.bench import main as bench_main
+        return bench_main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m cyconv", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", nargs="?", default="all", choices=["all", "check"])

@@ -34,7 +34,8 @@ import numpy as np
 from libc.string cimport memcpy, memset
 
 from cyconv._microkernels cimport (
-    floating, fwd_tile, wv_tile, wg_tile, tile_width, vector_lanes)
+    floating, fwd_tile, wv_tile, wg_tile, tile_width, vector_lanes,
+    cy_vf32, cy_set1_f32, cy_fma_f32, cy_fmav_f32, cy_store_f32, CY_VL_F32)
 from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
 
@@ -781,3 +782,78 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     # (G, nkb, KD, KH, KW, Cg, KB) -> (G, nkb*KB, Cg, KD, KH, KW)
     total = total.transpose(0, 1, 6, 5, 2, 3, 4).reshape((G, nkb * KB, Cg, KD, KH, KW))
     dw[...] = total[:, :Kg].reshape(dw.shape)
+
+
+# --------------------------------------------------------------------------
+# FMA throughput probe: this machine's measured peak, for "% of peak"
+# --------------------------------------------------------------------------
+
+cdef double fma_chains_f32(Py_ssize_t iters) noexcept nogil:
+    """12 independent vector FMA chains (enough to hide the FMA latency)."""
+    cdef cy_vf32 a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, b
+    cdef float out[16]
+    cdef float s = 0.999999
+    cdef Py_ssize_t i
+    b = cy_set1_f32(1e-7)
+    # distinct starting values: identical chains would be merged by the compiler
+    a0 = cy_set1_f32(1.0)
+    a1 = cy_set1_f32(1.1)
+    a2 = cy_set1_f32(1.2)
+    a3 = cy_set1_f32(1.3)
+    a4 = cy_set1_f32(1.4)
+    a5 = cy_set1_f32(1.5)
+    a6 = cy_set1_f32(1.6)
+    a7 = cy_set1_f32(1.7)
+    a8 = cy_set1_f32(1.8)
+    a9 = cy_set1_f32(1.9)
+    a10 = cy_set1_f32(2.0)
+    a11 = cy_set1_f32(2.1)
+    for i in range(iters):
+        a0 = cy_fma_f32(b, a0, s)
+        a1 = cy_fma_f32(b, a1, s)
+        a2 = cy_fma_f32(b, a2, s)
+        a3 = cy_fma_f32(b, a3, s)
+        a4 = cy_fma_f32(b, a4, s)
+        a5 = cy_fma_f32(b, a5, s)
+        a6 = cy_fma_f32(b, a6, s)
+        a7 = cy_fma_f32(b, a7, s)
+        a8 = cy_fma_f32(b, a8, s)
+        a9 = cy_fma_f32(b, a9, s)
+        a10 = cy_fma_f32(b, a10, s)
+        a11 = cy_fma_f32(b, a11, s)
+    a0 = cy_fmav_f32(a0, a1, a2)
+    a3 = cy_fmav_f32(a3, a4, a5)
+    a6 = cy_fmav_f32(a6, a7, a8)
+    a9 = cy_fmav_f32(a9, a10, a11)
+    a0 = cy_fmav_f32(a0, a3, a6)
+    a0 = cy_fmav_f32(a0, a9, b)
+    cy_store_f32(out, a0)
+    return out[0]
+
+
+def fma_peak(int nthreads=1, double seconds=0.2):
+    """Measured float32 FMA throughput in GFLOP/s on `nthreads` threads
+    (an FMA counts 2 FLOPs); the float64 peak is half of it."""
+    import time
+    cdef Py_ssize_t iters = 1 << 20, t, nt = max(1, nthreads)
+    cdef double sink = 0
+    cdef double best = 0, dt
+    fma_chains_f32(1000)
+    samples = 0
+    while samples < 5:
+        t0 = time.perf_counter()
+        with nogil:
+            if nt > 1:
+                for t in prange(nt, num_threads=nt, schedule="static"):
+                    sink += fma_chains_f32(iters)
+            else:
+                sink += fma_chains_f32(iters)
+        dt = time.perf_counter() - t0
+        if dt < seconds / 5 and iters < (1 << 30):
+            iters *= 2           # too short to time: grow, do not count
+            continue
+        samples += 1
+        best = max(best, nt * iters * 12 * 2 * CY_VL_F32 / dt / 1e9)
+    if sink != sink:       # keep the result alive
+        best = -1
+    return best

@@ -1,0 +1,355 @@
+"""``python -m cyconv bench``: the benchmark suite against the anchors.
+
+Per case and op it prints cyconv's time, GFLOP/s, % of this machine's
+measured FMA peak (``_kernels.fma_peak``) and the ratio against every anchor
+that is importable (torch CPU, scipy, numpy), all timed in this process,
+interleaved (anchor, cyconv, anchor, ...), median of repeats.  A ratio above
+1 means cyconv is faster.  GFLOP/s counts 2*N*Cout*out_size*(Cin/groups)*k.
+"""
+import argparse
+import json
+import math
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+import cyconv
+from cyconv import _kernels
+
+# name, N, Cin, spatial, Cout, kernel, stride, padding, groups, dilation
+LAYERS = [
+    ("r56_64_3x3", 8, 64, (56, 56), 64, (3, 3), 1, 1, 1, 1),
+    ("r28_128_3x3", 8, 128, (28, 28), 128, (3, 3), 1, 1, 1, 1),
+    ("r56_64to128_s2", 8, 64, (56, 56), 128, (3, 3), 2, 1, 1, 1),
+    ("stem_7x7_s2", 8, 3, (224, 224), 64, (7, 7), 2, 3, 1, 1),
+    ("pw_256to64", 8, 256, (56, 56), 64, (1, 1), 1, 0, 1, 1),
+    ("dw_128_3x3", 8, 128, (56, 56), 128, (3, 3), 1, 1, 128, 1),
+    ("dil2_64_3x3", 8, 64, (56, 56), 64, (3, 3), 1, 2, 1, 2),
+    ("odd_17to33_5x5", 3, 17, (37, 41), 33, (5, 5), 1, 2, 1, 1),
+    ("c1d_64_k9", 8, 64, (4096,), 64, (9,), 1, 4, 1, 1),
+    ("c1d_1to32_k31", 16, 1, (16000,), 32, (31,), 1, 15, 1, 1),
+    ("c3d_32", 2, 32, (16, 32, 32), 32, (3, 3, 3), 1, 1, 1, 1),
+]
+# extra backward-weight and transposed-convolution cases
+BIG_BATCH = ("bww_big_batch", 256, 3, (32, 32), 16, (3, 3), 1, 1, 1, 1)
+# name, N, Cin, spatial, Cout, kernel, stride, padding, output_padding
+TRANSPOSED = [
+    ("convT2d_128to64_4x4_s2", 8, 128, (28, 28), 64, (4, 4), 2, 1, 0),
+    ("convT1d_64to32_k16_s8", 8, 64, (2048,), 32, (16,), 8, 4, 0),
+]
+OPS = ("fwd", "bwd_data", "bwd_weight")
+
+
+def _median_interleaved(fns, repeats, budget):
+    """Median time of each function, calls interleaved round-robin."""
+    for f in fns:
+        f()
+    times = [[] for _ in fns]
+    end = time.perf_counter() + budget
+    while min(len(t) for t in times) < repeats or (
+            time.perf_counter() < end and min(len(t) for t in times) < 50):
+        for f, t in zip(fns, times):
+            t0 = time.perf_counter()
+            f()
+            t.append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
+def _extra_memory(f, output_bytes):
+    """Peak bytes allocated during one call (numpy's buffers are traced),
+    minus the returned output."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        f()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return max(0, peak - output_bytes)
+
+
+class Progress:
+    def __init__(self, total, stream=sys.stderr):
+        self.total, self.done, self.stream = max(total, 1), 0, stream
+        self.enabled = stream.isatty()
+
+    def step(self, label):
+        self.done += 1
+        if self.enabled:
+            width = 30
+            fill = int(width * self.done / self.total)
+            self.stream.write(f"\r[{'#' * fill}{'.' * (width - fill)}] "
+                              f"{self.done}/{self.total} {label[:40]:<40s}")
+            self.stream.flush()
+            if self.done == self.total:
+                self.stream.write("\n")
+
+
+def _anchors():
+    out = {}
+    try:
+        import torch
+        out["torch"] = torch
+    except ImportError:
+        pass
+    try:
+        import scipy.ndimage  # noqa: F401
+        import scipy.signal  # noqa: F401
+        import scipy
+        out["scipy"] = scipy
+    except ImportError:
+        pass
+    return out
+
+
+def _torch_layer_fns(torch, nd, x, w, gy, kw):
+    """torch's forward, input gradient and weight gradient for one case."""
+    F = torch.nn.functional
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[nd]
+    gin = {1: torch.nn.grad.conv1d_input, 2: torch.nn.grad.conv2d_input,
+           3: torch.nn.grad.conv3d_input}[nd]
+    gw = {1: torch.nn.grad.conv1d_weight, 2: torch.nn.grad.conv2d_weight,
+          3: torch.nn.grad.conv3d_weight}[nd]
+    xt, wt, gyt = (torch.from_numpy(a) for a in (x, w, gy))
+
+    def nograd(f):
+        def run():
+            with torch.no_grad():
+                return f()
+        return run
+    return {"fwd": {"torch": nograd(lambda: conv(xt, wt, **kw))},
+            "bwd_data": {"torch": nograd(lambda: gin(xt.shape, wt, gyt, **kw))},
+            "bwd_weight": {"torch": nograd(lambda: gw(xt, wt.shape, gyt, **kw))}}
+
+
+def layer_jobs(dtype, ops, anchors):
+    """(case, op, flops, cyconv fn, {anchor: fn}, output bytes)."""
+    torch = anchors.get("torch")
+    rng = np.random.default_rng(0)
+    jobs = []
+    for case in LAYERS + [BIG_BATCH]:
+        name, N, C, sp, K, ks, s, p, g, d = case
+        nd = len(sp)
+        x = rng.standard_normal((N, C) + sp).astype(dtype)
+        w = rng.standard_normal((K, C // g) + ks).astype(dtype)
+        kw = dict(stride=s, padding=p, groups=g, dilation=d)
+        y = cyconv.conv(x, w, **kw)
+        gy = rng.standard_normal(y.shape).astype(dtype)
+        flops = 2 * y.size * (C // g) * math.prod(ks)
+        mine = {
+            "fwd": (lambda x=x, w=w, kw=kw: cyconv.conv(x, w, **kw), y.nbytes),
+            "bwd_data": (lambda gy=gy, w=w, xs=x.shape, kw=kw:
+                         cyconv.conv_backward_input(gy, w, xs, **kw), x.nbytes),
+            "bwd_weight": (lambda x=x, gy=gy, ws=w.shape, kw=kw:
+                           cyconv.conv_backward_weight(x, gy, ws, **kw), w.nbytes),
+        }
+        theirs = {op: {} for op in OPS}
+        if torch is not None:
+            theirs = _torch_layer_fns(torch, nd, x, w, gy, kw)
+        case_ops = ("bwd_weight",) if case is BIG_BATCH else ops
+        for op in case_ops:
+            if op in ops:
+                jobs.append((name, op, flops, mine[op][0], theirs[op], mine[op][1]))
+    for name, N, C, sp, K, ks, s, p, op_ in TRANSPOSED:
+        if "fwd" not in ops:
+            continue
+        x = rng.standard_normal((N, C) + sp).astype(dtype)
+        w = rng.standard_normal((C, K) + ks).astype(dtype)
+        y = cyconv.conv_transpose(x, w, stride=s, padding=p, output_padding=op_)
+        flops = 2 * x.size * K * math.prod(ks)
+        an = {}
+        if torch is not None:
+            ct = {1: torch.nn.functional.conv_transpose1d,
+                  2: torch.nn.functional.conv_transpose2d}[len(sp)]
+            xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+
+            def run(ct=ct, xt=xt, wt=wt, s=s, p=p, op_=op_):
+                with torch.no_grad():
+                    return ct(xt, wt, stride=s, padding=p, output_padding=op_)
+            an["torch"] = run
+        jobs.append((name, "fwd", flops,
+                     lambda x=x, w=w, s=s, p=p, op_=op_:
+                     cyconv.conv_transpose(x, w, stride=s, padding=p, output_padding=op_),
+                     an, y.nbytes))
+    return jobs
+
+
+def signal_jobs(dtype, anchors):
+    rng = np.random.default_rng(1)
+    jobs = []
+    for dt in ([np.float64, np.float32] if dtype is None else [dtype]):
+        a = rng.standard_normal(1_000_000).astype(dt)
+        v = rng.standard_normal(31).astype(dt)
+        an = {"numpy": lambda a=a, v=v: np.convolve(a, v, "same")}
+        if "scipy" in anchors:
+            ss = anchors["scipy"].signal
+            an["scipy"] = lambda a=a, v=v: ss.convolve(a, v, "same", method="direct")
+        jobs.append((f"signal_1d_1e6x31_{np.dtype(dt).name}", "fwd", 2 * a.size * v.size,
+                     lambda a=a, v=v: cyconv.convolve(a, v, "same"), an, a.nbytes))
+    img = rng.standard_normal((2048, 2048)).astype(np.float32)
+    k = rng.standard_normal((5, 5)).astype(np.float32)
+    an = {}
+    if "scipy" in anchors:
+        sc = anchors["scipy"]
+        an["scipy.ndimage"] = lambda: sc.ndimage.correlate(img, k, mode="constant")
+        an["scipy.signal"] = lambda: sc.signal.correlate2d(img, k, "same")
+    if "torch" in anchors:
+        torch = anchors["torch"]
+        it, kt = torch.from_numpy(img)[None, None], torch.from_numpy(k)[None, None]
+
+        def run():
+            with torch.no_grad():
+                return torch.nn.functional.conv2d(it, kt, padding=2)
+        an["torch"] = run
+    jobs.append(("image_2d_2048sq_5x5_float32", "fwd", 2 * img.size * k.size,
+                 lambda: cyconv.correlate(img, k, "same"), an, img.nbytes))
+    return jobs
+
+
+def run(args):
+    anchors = _anchors()
+    nt = args.threads or _kernels.max_threads()
+    if "torch" in anchors:
+        anchors["torch"].set_num_threads(nt)
+    try:
+        from threadpoolctl import threadpool_limits
+        limiter = threadpool_limits(nt)
+    except ImportError:
+        limiter = None
+    dtype = np.dtype(args.dtype).type
+    ops = tuple(args.ops.split(","))
+    jobs = layer_jobs(dtype, ops, anchors) + (signal_jobs(None if args.dtype == "float32"
+                                                          else dtype, anchors)
+                                              if "fwd" in ops else [])
+    if args.cases:
+        keys = args.cases.split(",")
+        jobs = [j for j in jobs if any(k in j[0] for k in keys)]
+    peak32 = _kernels.fma_peak(nt)
+    peak = peak32 if dtype == np.float32 else peak32 / 2
+    print(f"cyconv {cyconv.__version__}: {nt} thread(s), {args.dtype}; measured FMA peak "
+          f"{peak32:.0f} GFLOP/s float32 ({peak32 / 2:.0f} float64); anchors: "
+          f"{', '.join(sorted(anchors)) or 'none'}")
+    prog = Progress(len(jobs))
+    records = []
+    # num_threads is passed explicitly so the run does not depend on the environment
+    with _threads(nt):
+        for name, op, flops, mine, theirs, out_bytes in jobs:
+            names = sorted(theirs)
+            times = _median_interleaved([mine] + [theirs[n] for n in names],
+                                        args.repeat, args.budget)
+            rec = {"case": name, "op": op, "threads": nt, "dtype": args.dtype,
+                   "time_s": times[0], "gflops": flops / times[0] / 1e9,
+                   "peak_pct": 100 * flops / times[0] / 1e9 / peak,
+                   "anchors": {n: {"time_s": t, "gflops": flops / t / 1e9,
+                                   "ratio": t / times[0]} for n, t in zip(names, times[1:])}}
+            if args.memory:
+                rec["extra_mib"] = _extra_memory(mine, out_bytes) / 2**20
+            records.append(rec)
+            prog.step(f"{name} {op}")
+    if limiter is not None:
+        limiter.restore_original_limits()
+    _print_table(records, args.memory)
+    _summary(records)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"peak_gflops_f32": peak32, "threads": nt, "records": records}, f,
+                      indent=1)
+    if args.plot:
+        _plot(records, peak, args.plot)
+    return 0
+
+
+class _threads:
+    """OMP thread count for the run (cyconv reads it per call)."""
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        try:
+            from threadpoolctl import threadpool_limits
+            self._lim = threadpool_limits(self.n, user_api="openmp")
+        except ImportError:
+            self._lim = None
+
+    def __exit__(self, *exc):
+        if self._lim is not None:
+            self._lim.restore_original_limits()
+
+
+def _print_table(records, memory):
+    names = sorted({n for r in records for n in r["anchors"]})
+    head = (f"{'case':<30s} {'op':<10s} {'time':>9s} {'GFLOP/s':>8s} {'%peak':>6s}"
+            + "".join(f" {'x ' + n:>15s}" for n in names)
+            + (f" {'extra MiB':>9s}" if memory else ""))
+    print(head)
+    print("-" * len(head))
+    for r in records:
+        line = (f"{r['case']:<30s} {r['op']:<10s} {r['time_s'] * 1e3:7.2f}ms "
+                f"{r['gflops']:8.1f} {r['peak_pct']:5.0f}%")
+        for n in names:
+            a = r["anchors"].get(n)
+            line += f" {a['ratio']:14.2f}x" if a else f" {'-':>15s}"
+        if memory:
+            line += f" {r.get('extra_mib', 0):9.2f}"
+        print(line)
+
+
+def _summary(records):
+    by_op = {}
+    for r in records:
+        t = r["anchors"].get("torch")
+        if t and r["case"] in {c[0] for c in LAYERS}:
+            by_op.setdefault(r["op"], []).append(t["ratio"])
+    for op, ratios in by_op.items():
+        gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+        print(f"geometric mean cyconv/torch, {op}: {gm:.2f}x over {len(ratios)} layer cases "
+              f"(min {min(ratios):.2f}x)")
+
+
+def _plot(records, peak, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot needs matplotlib (pip install 'cyconv[bench]')", file=sys.stderr)
+        return
+    labels = [f"{r['case']}\n{r['op']}" for r in records]
+    names = ["cyconv"] + sorted({n for r in records for n in r["anchors"]})
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(records) * len(names)), 6))
+    xs = np.arange(len(records))
+    for i, n in enumerate(names):
+        vals = [r["gflops"] if n == "cyconv" else r["anchors"].get(n, {}).get("gflops", 0)
+                for r in records]
+        ax.bar(xs + i * width, vals, width, label=n)
+    ax.axhline(peak, color="k", linestyle="--", label=f"measured FMA peak ({peak:.0f})")
+    ax.set_xticks(xs + 0.4 - width / 2)
+    ax.set_xticklabels(labels, rotation=70, ha="right", fontsize=7)
+    ax.set_ylabel("GFLOP/s")
+    ax.set_title("cyconv vs anchors")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot written to {path}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m cyconv bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=None, help="threads (default: OpenMP's)")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--cases", default="", help="comma-separated substrings of case names")
+    ap.add_argument("--ops", default=",".join(OPS), help="fwd,bwd_data,bwd_weight")
+    ap.add_argument("--repeat", type=int, default=7, help="minimum timed repeats per function")
+    ap.add_argument("--budget", type=float, default=0.5, help="seconds per case and op")
+    ap.add_argument("--memory", action="store_true", help="report extra memory per call")
+    ap.add_argument("--json", default=None, help="write the records to this file")
+    ap.add_argument("--plot", default=None, help="bar chart PNG (needs matplotlib)")
+    return run(ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
