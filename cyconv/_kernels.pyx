@@ -29,12 +29,14 @@ backward-weight partial sums (``n_chunks`` weight tensors).
 """
 from cython.parallel cimport prange, parallel
 
+import threading
+
 import numpy as np
 
 from libc.string cimport memcpy, memset
 
 from cyconv._microkernels cimport (
-    floating, fwd_tile, wv_tile, wg_tile, tile_width, vector_lanes,
+    floating, fwd_tile, wv_tile, wr_tile, wg_tile, tile_width, vector_lanes,
     cy_vf32, cy_set1_f32, cy_fma_f32, cy_fmav_f32, cy_store_f32, CY_VL_F32)
 from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
@@ -43,6 +45,28 @@ from cyconv._geometry import backward_input_phases
 
 # After the main tiles of a row, the remainder (< tile_width(kv) <= 16) runs
 # as tiles of 8, 4, 2 and 1 positions: each width at most once.
+
+
+_scratch = threading.local()
+SCRATCH_KEEP = 32 << 20      # bytes of per-thread buffers kept between calls
+
+
+def scratch(name, Py_ssize_t rows, Py_ssize_t cols, dtype):
+    """An uninitialized (rows, cols) work buffer, reused across calls by the
+    calling Python thread (no page faults from fresh allocations); buffers
+    above SCRATCH_KEEP bytes are not kept."""
+    dtype = np.dtype(dtype)
+    need = max(rows * cols, 1)
+    key = (name, dtype.char)
+    buf = getattr(_scratch, "buffers", None)
+    if buf is None:
+        buf = _scratch.buffers = {}
+    have = buf.get(key)
+    if have is None or have.size < need:
+        have = np.empty(need, dtype=dtype)
+        if need * dtype.itemsize <= SCRATCH_KEEP:
+            buf[key] = have
+    return have[:need].reshape(max(rows, 1), max(cols, 1))
 
 
 def openmp_enabled():
@@ -281,7 +305,7 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
     if bpk is not None and bpk.shape[0] > 0:
         bp = &bpk[0]
     nthreads = max(1, min(nthreads, nitems))
-    abuf = np.empty((nthreads, SEGMENT * P.KB), dtype=np.asarray(y).dtype)
+    abuf = scratch("rows", nthreads, SEGMENT * P.KB, np.asarray(y).dtype)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="static"):
@@ -336,6 +360,35 @@ cdef inline void fill_patch(const WPlan* P, const floating* x, floating* patch,
                 memset(dst + e, 0, (P.Wp - e) * sizeof(floating))
 
 
+cdef inline void one_channel_rows(
+        const WPlan* P, Py_ssize_t ng, Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t q0,
+        Py_ssize_t q1, Py_ssize_t ih_lo, Py_ssize_t nrows, const floating* w,
+        const floating* b, floating* y, const floating* patch) noexcept nogil:
+    """Width path with a single output channel per group: tiles of up to 4
+    output rows x up to 16 position vectors."""
+    cdef const Axis* ah = &P.ah
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t oh = oh0, nr, q, nq, pv, pvmax
+    while oh < oh1:
+        nr = 4 if oh1 - oh >= 4 else (2 if oh1 - oh >= 2 else 1)
+        pvmax = 16 // nr if 16 // nr < MAX_PV else MAX_PV
+        q = q0
+        while q < q1:
+            nq = q1 - q
+            if nq > pvmax * P.VL:
+                nq = pvmax * P.VL
+            pv = (nq + P.VL - 1) // P.VL
+            wr_tile(nr, pv, patch + (oh * ah.stride + ah.off - ih_lo) * P.Wp + (q - q0),
+                    w + (ng % P.G) * P.wm,
+                    (b + ng % P.G) if b != NULL else NULL,
+                    y + P.y0 + ng * P.ys_c + (oh * ah.out_step + ah.out_base) * P.ys_h
+                      + q * aw.out_step + aw.out_base,
+                    P.Cg, nrows * P.Wp, P.wc, ah.taps, aw.taps, ah.dil * P.Wp, aw.dil,
+                    aw.taps, ah.stride * P.Wp, ah.out_step * P.ys_h, nq, aw.out_step)
+            q += nq
+        oh += nr
+
+
 cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
                             const floating* w, const floating* b, floating* y,
                             floating* patch) noexcept nogil:
@@ -356,20 +409,21 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
     ih_lo = oh0 * ah.stride + ah.off
     nrows = (oh1 - 1 - oh0) * ah.stride + (ah.taps - 1) * ah.dil + 1
     fill_patch(P, x + ng * P.Cg * P.xs_c, patch, ih_lo, nrows, q0 + aw.off)
+    if P.Kg == 1:
+        one_channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, nrows, w, b, y, patch)
+        return
     for oh in range(oh0, oh1):
         prow = patch + (oh * ah.stride + ah.off - ih_lo) * P.Wp
         m0 = 0
         while m0 < P.Kg:
             mbk = P.Kg - m0 if P.Kg - m0 < 4 else 4
-            pvmax = MAX_PV if mbk <= 2 else 4
+            pvmax = MAX_PV if mbk <= 2 else (5 if mbk == 3 else 4)
             q = q0
             while q < q1:
                 nq = q1 - q
                 if nq > pvmax * P.VL:
                     nq = pvmax * P.VL
-                pv = 1
-                while pv * P.VL < nq:
-                    pv *= 2
+                pv = (nq + P.VL - 1) // P.VL
                 wv_tile(mbk, pv, prow + (q - q0),
                         w + ((ng % P.G) * P.Kg + m0) * P.wm,
                         (b + (ng % P.G) * P.Kg + m0) if b != NULL else NULL,
@@ -394,7 +448,7 @@ def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype):
         return None
     S = min(aw[5], WIDTH_SEG)
     while True:
-        Wp = S + (aw[1] - 1) * aw[3] + MAX_PV * vl
+        Wp = S + (aw[1] - 1) * aw[3] + vl      # tiles read at most one vector past S
         rows = PATCH_ELEMS // max(Cg * Wp, 1)
         R = (rows - (ah[1] - 1) * ah[3] - 1) // ah[2] + 1
         if R >= 1:
@@ -459,8 +513,8 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     nthreads = max(1, min(nthreads, nitems))
     dt = np.asarray(part).dtype
     rows = (P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1
-    patch = np.empty((nthreads, max(Cg * rows * P.Wp, 1)), dtype=dt)
-    gbuf = np.empty((nthreads, P.S + P.VL), dtype=dt)
+    patch = scratch("patch", nthreads, Cg * rows * P.Wp, dt)
+    gbuf = scratch("grad_row", nthreads, P.S + P.VL, dt)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
@@ -506,7 +560,7 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
         bp = &b[0]
     nthreads = max(1, min(nthreads, nitems))
     rows = (P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1
-    patch = np.empty((nthreads, max(Cg * rows * P.Wp, 1)), dtype=np.asarray(y).dtype)
+    patch = scratch("patch", nthreads, Cg * rows * P.Wp, np.asarray(y).dtype)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="static"):
@@ -724,9 +778,9 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
         return
     nthreads = max(1, min(nthreads, nitems))
     dt = np.asarray(part).dtype
-    gbuf = np.empty((nthreads, P.oseg * P.KB), dtype=dt)
-    xbuf = np.empty((nthreads, ((P.oseg - 1) * P.aw.stride + (P.aw.taps - 1) * P.aw.dil + 1)
-                     * max(Cg, 1)), dtype=dt)
+    gbuf = scratch("grad_row", nthreads, P.oseg * P.KB, dt)
+    xbuf = scratch("input_row", nthreads,
+                   ((P.oseg - 1) * P.aw.stride + (P.aw.taps - 1) * P.aw.dil + 1) * max(Cg, 1), dt)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
