@@ -3,6 +3,7 @@
     python -m cyconv            config + self-check + a timing table
     python -m cyconv check      config + self-check only
     python -m cyconv bench ...  the benchmark suite (see python -m cyconv bench -h)
+    python -m cyconv train ...  train a small CNN on the digits (python -m cyconv train -h)
 """
 import argparse
 import sys
@@ -171,6 +172,9 @@ def main(argv=None):
     if argv[:1] == ["bench"]:
         from cyconv.bench import main as bench_main
         return bench_main(argv[1:])
+    if argv[:1] == ["train"]:
+        from cyconv.train import main as train_main
+        return train_main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m cyconv", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", nargs="?", default="all", choices=["all", "check"])

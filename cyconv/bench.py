@@ -208,6 +208,38 @@ def signal_jobs(dtype, anchors):
     return jobs
 
 
+def cnn_step_jobs(anchors):
+    """A small CNN's training step (forward + backward, batch 64, 3x32x32, a
+    depthwise layer in the middle) with cyconv.torch modules vs torch.nn."""
+    torch = anchors.get("torch")
+    if torch is None:
+        return []
+    import cyconv.torch as ct
+
+    def net(mod):
+        torch.manual_seed(0)
+        return torch.nn.Sequential(
+            mod.Conv2d(3, 32, 3, padding=1), torch.nn.ReLU(),
+            mod.Conv2d(32, 32, 3, padding=1, groups=32), torch.nn.ReLU(),
+            mod.Conv2d(32, 64, 3, stride=2, padding=1), torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    ours, theirs = net(ct), net(torch.nn)
+    ours.load_state_dict(theirs.state_dict())
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, 32, 32, generator=g)
+    y = torch.randint(0, 10, (64,), generator=g)
+
+    def step(model):
+        def run():
+            model.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+        return run
+    # conv FLOPs of forward + both backward passes
+    flops = 3 * 2 * 64 * (32 * 32 * 32 * 3 * 9 + 32 * 32 * 32 * 9 + 64 * 16 * 16 * 32 * 9)
+    return [("cnn_step_b64_3x32x32", "train_step", flops, step(ours),
+             {"torch": step(theirs)}, 0)]
+
+
 def run(args):
     anchors = _anchors()
     nt = args.threads or _kernels.max_threads()
@@ -223,6 +255,8 @@ def run(args):
     jobs = layer_jobs(dtype, ops, anchors) + (signal_jobs(None if args.dtype == "float32"
                                                           else dtype, anchors)
                                               if "fwd" in ops else [])
+    if "fwd" in ops:
+        jobs += cnn_step_jobs(anchors)
     if args.cases:
         keys = args.cases.split(",")
         jobs = [j for j in jobs if any(k in j[0] for k in keys)]

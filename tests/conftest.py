@@ -39,3 +39,15 @@ def scipy_signal():
             pytest.fail("scipy is required in CI (it is in the test extra)")
         pytest.skip("scipy not installed: scipy cross-checks skipped")
     return ss
+
+
+@pytest.fixture(scope="session")
+def sklearn():
+    """scikit-learn (the digits data set); in the test extra, so required in CI."""
+    try:
+        import sklearn as _sklearn
+    except ImportError:
+        if _required("CYCONV_REQUIRE_SKLEARN"):
+            pytest.fail("scikit-learn is required in CI (it is in the test extra)")
+        pytest.skip("scikit-learn not installed: training tests skipped")
+    return _sklearn
