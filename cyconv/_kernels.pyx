@@ -23,9 +23,18 @@ exactly one thread in a fixed order, so results do not depend on the thread
 count.  Backward-weight reduces over a fixed number of batch chunks (a function
 of the shape only) whose partial sums are added in chunk order.
 
-Extra memory per call: packed weights (padded to the channel block), one
-row of the packed output gradient per thread (backward-weight) and the
-backward-weight partial sums (``n_chunks`` weight tensors).
+Two tilings:
+
+* channel tiles (``fwd_*`` micro-kernels): a tile of output channels x
+  positions, weights packed per channel block, input channels in blocks whose
+  packed weights stay in L1 (partial sums in a per-thread row buffer);
+* width tiles (``wv_*``, ``wr_*``, ``wg_*``) for few output channels per
+  group (depthwise, single-channel signals and images): vectors along the
+  output positions over a zero-padded per-thread input patch.
+
+Extra memory per call: packed weights (padded to the channel block), the
+backward-weight partial sums (``n_chunks`` weight tensors) and small
+per-thread work buffers (``scratch``), reused across calls.
 """
 from cython.parallel cimport prange, parallel
 

@@ -39,6 +39,16 @@ def test_gradcheck_conv(torch, ct, nd, stride, padding, dilation, groups, bias):
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-7)
 
 
+def test_gradcheck_padding_pairs_and_full(torch, ct):
+    """cyconv's extra padding forms ((lo, hi) pairs, 'full') through autograd."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 2, 6, 5, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(3, 2, 3, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    for padding in (((2, 0), (0, 1)), "full"):
+        assert torch.autograd.gradcheck(lambda x, w: ct.conv2d(x, w, None, 1, padding), (x, w),
+                                        eps=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("nd,stride,padding,opad,dilation,groups", [
     (1, 2, 1, 1, 1, 1), (2, (2, 3), (1, 0), (1, 2), 1, 2), (2, 1, 0, 0, 2, 1),
     (3, 2, 1, 0, 1, 1)])
