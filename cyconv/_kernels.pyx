@@ -642,7 +642,7 @@ def conv_forward(x, w, b, y, Py_ssize_t G, tuple axes, int nthreads):
     N, C = x.shape[:2]
     K = w.shape[0]
     Cg, Kg = C // G, K // G
-    if Cg == 0:                      # empty reduction: the result is the bias
+    if Cg == 0 or x.size == 0:       # every window empty or all padding: the bias
         y[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
         return
     _convolve_packed(x, w, b, y, N, G, Cg, Kg, axes, nthreads, False, (None, None, None))
@@ -660,8 +660,10 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
     C = dx.shape[1]
     Cg, Kg = C // G, K // G
     phases = [backward_input_phases(*g) for g in geom]
-    if any(len(taps) == 0 for ph in phases for taps, _ in ph) or Kg == 0:
+    if any(len(taps) == 0 for ph in phases for taps, _ in ph) or Kg == 0 or gy.size == 0:
         dx[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
+    if Kg == 0 or gy.size == 0:
+        return
     for taps_d, axis_d in phases[0]:
         for taps_h, axis_h in phases[1]:
             for taps_w, axis_w in phases[2]:

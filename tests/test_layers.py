@@ -414,3 +414,20 @@ def test_width_path_weight_gradient(xs, ws, padding, groups, dilation, dtype):
     want = ref.backward_weight(x, gy, w_shape, (1,) * nd, pads, dil, groups)
     want_abs = ref.backward_weight(np.abs(x), np.abs(gy), w_shape, (1,) * nd, pads, dil, groups)
     assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+
+
+def test_zero_extent_input_with_padding_gives_bias():
+    """An input with a zero-length spatial dim but padding still has outputs
+    (windows made only of padding): they equal the bias."""
+    x = np.ones((2, 4, 0, 4, 6), np.float32)
+    w = np.ones((4, 2, 1, 2, 2), np.float32)
+    b = np.arange(4, dtype=np.float32)
+    y = cyconv.conv3d(x, w, b, stride=(2, 1, 1), dilation=(2, 1, 2), padding=1, groups=2)
+    assert y.shape == (2, 4, 1, 5, 6)
+    np.testing.assert_array_equal(y, np.broadcast_to(b[None, :, None, None, None], y.shape))
+    dx = cyconv.conv3d_backward_input(np.ones_like(y), w, x.shape, stride=(2, 1, 1),
+                                      dilation=(2, 1, 2), padding=1, groups=2)
+    assert dx.shape == x.shape
+    dw = cyconv.conv3d_backward_weight(x, np.ones_like(y), w.shape, stride=(2, 1, 1),
+                                       dilation=(2, 1, 2), padding=1, groups=2)
+    assert np.all(dw == 0)
