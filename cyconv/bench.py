@@ -240,7 +240,49 @@ def cnn_step_jobs(anchors):
              {"torch": step(theirs)}, 0)]
 
 
+def concurrency(seconds=1.0):
+    """Python-level parallelism: the same calls with num_threads=1 from one
+    Python thread, then from two at once.  A speedup near 2 means the
+    kernels really run without the GIL."""
+    import threading
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 32, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    cases = {
+        "conv2d": lambda: cyconv.conv2d(x, w, padding=1, num_threads=1),
+        "backward_input": lambda: cyconv.conv2d_backward_input(
+            x, w, x.shape, padding=1, num_threads=1),
+        "backward_weight": lambda: cyconv.conv2d_backward_weight(
+            x, x, w.shape, padding=1, num_threads=1),
+        "depthwise": lambda: cyconv.conv2d(x, w[:, :1], padding=1, groups=32, num_threads=1),
+    }
+    print("GIL release: calls/s with num_threads=1, one Python thread vs two")
+    for name, f in cases.items():
+        f()
+        n = max(4, int(seconds / max(_median_interleaved([f], 3, 0.1)[0], 1e-6)))
+        t0 = time.perf_counter()
+        for _ in range(2 * n):
+            f()
+        one = time.perf_counter() - t0
+
+        def work():
+            for _ in range(n):
+                f()
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        two = time.perf_counter() - t0
+        print(f"  {name:<16s} 1 thread {2 * n / one:8.1f}/s   2 threads {2 * n / two:8.1f}/s"
+              f"   speedup {one / two:.2f}x")
+
+
 def run(args):
+    if args.concurrency:
+        concurrency()
+        return 0
     anchors = _anchors()
     nt = args.threads or _kernels.max_threads()
     if "torch" in anchors:
@@ -382,6 +424,8 @@ def main(argv=None):
     ap.add_argument("--memory", action="store_true", help="report extra memory per call")
     ap.add_argument("--json", default=None, help="write the records to this file")
     ap.add_argument("--plot", default=None, help="bar chart PNG (needs matplotlib)")
+    ap.add_argument("--concurrency", action="store_true",
+                    help="only measure 1 vs 2 Python threads (GIL release)")
     return run(ap.parse_args(argv))
 
 
