@@ -469,16 +469,17 @@ def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype):
 
 cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                  Py_ssize_t nchunks, const floating* x,
-                                 const floating* gy, floating* part, floating* patch,
-                                 floating* gbuf) noexcept nogil:
+                                 const floating* gy, floating* part,
+                                 floating* patch) noexcept nogil:
     """Weight gradient of one (batch chunk, group) on the width path:
     part[m][c][kh][kw][VL] += sum over its images, rows and positions of
     gy[m, row, q] * patch[c, row*s + kh*d, q + kw*d] (vectors along q)."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t g = item % P.G, chunk = item // P.G
-    cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw, u
+    cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw, u, kw
     cdef const floating* grow
+    cdef const floating* xr
     cdef floating* acc
     for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
         for rb in range(P.nrb):
@@ -489,24 +490,29 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
             for sb in range(P.nsb):
                 q0 = sb * P.S
                 q1 = q0 + P.S if q0 + P.S < aw.n_q else aw.n_q
-                nvec = (q1 - q0 + P.VL - 1) // P.VL
+                nvec = (q1 - q0) // P.VL      # whole vectors; the tail is scalar
                 fill_patch(P, x + (n * P.G + g) * P.Cg * P.xs_c, patch, ih_lo, nrows,
                            q0 + aw.off)
                 for m in range(P.Kg):
                     for oh in range(oh0, oh1):
                         grow = gy + ((n * P.G + g) * P.Kg + m) * P.ys_c + oh * P.ys_h + q0
-                        for u in range(nvec * P.VL):      # zero-padded to whole vectors
-                            gbuf[u] = grow[u] if u < q1 - q0 else 0
                         for c in range(P.Cg):
                             acc = part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c) * P.wc * P.VL
                             for kh in range(ah.taps):
                                 kw0 = 0
                                 while kw0 < aw.taps:
                                     nkw = aw.taps - kw0 if aw.taps - kw0 < 8 else 8
-                                    wg_tile(nkw, gbuf,
-                                            patch + (c * nrows + (oh - oh0) * ah.stride
-                                                     + kh * ah.dil) * P.Wp + kw0 * aw.dil,
-                                            acc + (kh * aw.taps + kw0) * P.VL, nvec, aw.dil)
+                                    xr = (patch + (c * nrows + (oh - oh0) * ah.stride
+                                                   + kh * ah.dil) * P.Wp + kw0 * aw.dil)
+                                    if nvec > 0:
+                                        wg_tile(nkw, grow, xr, acc + (kh * aw.taps + kw0) * P.VL,
+                                                nvec, aw.dil)
+                                    # positions past the last whole vector, scalar (only
+                                    # valid positions are read: IEEE-exact for NaN/Inf)
+                                    for kw in range(nkw):
+                                        for u in range(nvec * P.VL, q1 - q0):
+                                            acc[(kh * aw.taps + kw0 + kw) * P.VL] += (
+                                                grow[u] * xr[u + kw * aw.dil])
                                     kw0 += nkw
 
 
@@ -516,23 +522,21 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0))
     cdef Py_ssize_t item, nitems = nchunks * G
     cdef floating[:, ::1] patch
-    cdef floating[:, ::1] gbuf
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
         return
     nthreads = max(1, min(nthreads, nitems))
     dt = np.asarray(part).dtype
     rows = (P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1
     patch = scratch("patch", nthreads, Cg * rows * P.Wp, dt)
-    gbuf = scratch("grad_row", nthreads, P.S + P.VL, dt)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
                 width_grad_item(item, &P, N, nchunks, &x[0], &gy[0], &part[0],
-                                &patch[omp_get_thread_num(), 0], &gbuf[omp_get_thread_num(), 0])
+                                &patch[omp_get_thread_num(), 0])
         else:
             for item in range(nitems):
                 width_grad_item(item, &P, N, nchunks, &x[0], &gy[0], &part[0],
-                                &patch[0, 0], &gbuf[0, 0])
+                                &patch[0, 0])
 
 
 cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tuple plan,

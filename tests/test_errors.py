@@ -156,3 +156,24 @@ def test_nan_poisons_exactly_the_windows_that_cover_it():
         hit[0, -1, y.shape[2] // 2, 1] = 1
         reach = cyconv.conv2d_backward_input(hit, np.ones_like(w), xs, **kw) > 0
         assert np.array_equal(~np.isfinite(dx), reach)
+
+
+def test_nan_in_weight_gradient_reaches_exactly_its_taps():
+    """A NaN in x makes NaN exactly the weight-gradient entries whose
+    (tap, output) pairs read it, on the channel-tile and width paths."""
+    rng = np.random.default_rng(1)
+    for xs, ws, kw in [((2, 3, 9, 23), (40, 3, 3, 3), dict(padding=1)),
+                       ((2, 4, 9, 37), (4, 1, 3, 5), dict(padding=(1, 2), groups=4)),
+                       ((1, 1, 5, 40), (1, 1, 3, 3), dict())]:
+        x = rng.standard_normal(xs).astype(f32)
+        w_shape = ws
+        y_shape = cyconv.conv2d(x, np.ones(ws, f32), **kw).shape
+        gy = rng.standard_normal(y_shape).astype(f32)
+        for pos in [(0, xs[1] - 1, xs[2] // 2, 0), (0, 0, 1, xs[3] - 1), (1 % xs[0], 0, 2, 17)]:
+            xn = x.copy()
+            xn[pos] = np.nan
+            dw = cyconv.conv2d_backward_weight(xn, gy, w_shape, **kw)
+            hit = np.zeros(xs, f32)
+            hit[pos] = 1
+            reach = cyconv.conv2d_backward_weight(hit, np.ones(y_shape, f32), w_shape, **kw) > 0
+            assert np.array_equal(np.isnan(dw), reach), pos
