@@ -1,0 +1,241 @@
+"""asv benchmarks: every op family of cyconv on the suite of the forward
+performance issue, against the anchors (torch CPU, scipy, numpy).
+
+Thread counts are fixed per benchmark (the ``threads`` parameter is passed as
+``num_threads`` and to the anchors; OMP_NUM_THREADS is pinned to the largest
+count for anything else), so results are reproducible.  Every suite raises
+NotImplementedError in setup when the checked-out commit lacks an op, so runs
+over old history skip instead of crashing.
+"""
+import math
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+
+# name: (N, Cin, spatial, Cout, kernel, stride, padding, groups, dilation)
+LAYERS = {
+    "r56_64_3x3": (8, 64, (56, 56), 64, (3, 3), 1, 1, 1, 1),
+    "r28_128_3x3": (8, 128, (28, 28), 128, (3, 3), 1, 1, 1, 1),
+    "r56_64to128_s2": (8, 64, (56, 56), 128, (3, 3), 2, 1, 1, 1),
+    "stem_7x7_s2": (8, 3, (224, 224), 64, (7, 7), 2, 3, 1, 1),
+    "pw_256to64": (8, 256, (56, 56), 64, (1, 1), 1, 0, 1, 1),
+    "dw_128_3x3": (8, 128, (56, 56), 128, (3, 3), 1, 1, 128, 1),
+    "dil2_64_3x3": (8, 64, (56, 56), 64, (3, 3), 1, 2, 1, 2),
+    "odd_17to33_5x5": (3, 17, (37, 41), 33, (5, 5), 1, 2, 1, 1),
+    "c1d_64_k9": (8, 64, (4096,), 64, (9,), 1, 4, 1, 1),
+    "c1d_1to32_k31": (16, 1, (16000,), 32, (31,), 1, 15, 1, 1),
+    "c3d_32": (2, 32, (16, 32, 32), 32, (3, 3, 3), 1, 1, 1, 1),
+}
+THREADS = [1, 2]
+DTYPES = ["float32", "float64"]
+
+
+def _cyconv():
+    try:
+        import cyconv
+    except ImportError as e:
+        raise NotImplementedError(f"cyconv not importable: {e}")
+    return cyconv
+
+
+def _need(mod, *names):
+    for n in names:
+        if not hasattr(mod, n):
+            raise NotImplementedError(f"this commit has no cyconv.{n}")
+
+
+class _Layer:
+    params = [list(LAYERS), DTYPES, THREADS]
+    param_names = ["case", "dtype", "threads"]
+    timeout = 120
+    repeat = (1, 7, 2.0)
+    warmup_time = 0.05
+    op = None
+
+    def setup(self, case, dtype, threads):
+        cy = self.cy = _cyconv()
+        _need(cy, "conv", "conv_backward_input", "conv_backward_weight")
+        N, C, sp, K, ks, s, p, g, d = LAYERS[case]
+        rng = np.random.default_rng(0)
+        self.x = rng.standard_normal((N, C) + sp).astype(dtype)
+        self.w = rng.standard_normal((K, C // g) + ks).astype(dtype)
+        self.kw = dict(stride=s, padding=p, groups=g, dilation=d, num_threads=threads)
+        y = cy.conv(self.x, self.w, **self.kw)
+        self.gy = rng.standard_normal(y.shape).astype(dtype)
+        self.flops = 2 * y.size * (C // g) * math.prod(ks)
+        self.call = self.make_call()
+
+    def make_call(self):
+        raise NotImplementedError
+
+    def time_op(self, *args):
+        self.call()
+
+    def peakmem_op(self, *args):
+        self.call()
+
+    def track_gflops(self, *args):
+        import timeit
+        t = min(timeit.repeat(self.call, number=1, repeat=5))
+        return self.flops / t / 1e9
+    track_gflops.unit = "GFLOP/s"
+
+
+class Forward(_Layer):
+    """cyconv.conv on the layer suite."""
+    def make_call(self):
+        return lambda: self.cy.conv(self.x, self.w, **self.kw)
+
+
+class BackwardInput(_Layer):
+    """cyconv.conv_backward_input (the transposed convolution of grad_out)."""
+    def make_call(self):
+        return lambda: self.cy.conv_backward_input(self.gy, self.w, self.x.shape, **self.kw)
+
+
+class BackwardWeight(_Layer):
+    """cyconv.conv_backward_weight."""
+    def make_call(self):
+        return lambda: self.cy.conv_backward_weight(self.x, self.gy, self.w.shape, **self.kw)
+
+
+TRANSPOSED = {
+    "convT2d_128to64_4x4_s2": (8, 128, (28, 28), 64, (4, 4), 2, 1),
+    "convT1d_64to32_k16_s8": (8, 64, (2048,), 32, (16,), 8, 4),
+}
+
+
+class Transposed:
+    """cyconv.conv_transpose as a forward op (upsampling layers)."""
+    params = [list(TRANSPOSED), DTYPES, THREADS]
+    param_names = ["case", "dtype", "threads"]
+    repeat = (1, 7, 2.0)
+
+    def setup(self, case, dtype, threads):
+        cy = self.cy = _cyconv()
+        _need(cy, "conv_transpose")
+        N, C, sp, K, ks, s, p = TRANSPOSED[case]
+        rng = np.random.default_rng(0)
+        self.x = rng.standard_normal((N, C) + sp).astype(dtype)
+        self.w = rng.standard_normal((C, K) + ks).astype(dtype)
+        self.kw = dict(stride=s, padding=p, num_threads=threads)
+        self.flops = 2 * self.x.size * K * math.prod(ks)
+
+    def time_conv_transpose(self, *args):
+        self.cy.conv_transpose(self.x, self.w, **self.kw)
+
+    def peakmem_conv_transpose(self, *args):
+        self.cy.conv_transpose(self.x, self.w, **self.kw)
+
+    def track_gflops(self, *args):
+        import timeit
+        t = min(timeit.repeat(lambda: self.cy.conv_transpose(self.x, self.w, **self.kw),
+                              number=1, repeat=5))
+        return self.flops / t / 1e9
+    track_gflops.unit = "GFLOP/s"
+
+
+SIGNALS = {
+    "signal_1d_1e6x31": ((1_000_000,), (31,), "convolve"),
+    "image_2d_2048sq_5x5": ((2048, 2048), (5, 5), "correlate"),
+}
+
+
+class Signal:
+    """cyconv.convolve / cyconv.correlate ('same')."""
+    params = [list(SIGNALS), DTYPES, THREADS]
+    param_names = ["case", "dtype", "threads"]
+    repeat = (1, 7, 2.0)
+
+    def setup(self, case, dtype, threads):
+        cy = self.cy = _cyconv()
+        a_shape, v_shape, fn = SIGNALS[case]
+        _need(cy, fn)
+        rng = np.random.default_rng(0)
+        self.a = rng.standard_normal(a_shape).astype(dtype)
+        self.v = rng.standard_normal(v_shape).astype(dtype)
+        self.fn = getattr(cy, fn)
+        self.threads = threads
+        self.flops = 2 * self.a.size * self.v.size
+
+    def _call(self):
+        return self.fn(self.a, self.v, "same", num_threads=self.threads)
+
+    def time_same(self, *args):
+        self._call()
+
+    def peakmem_same(self, *args):
+        self._call()
+
+    def track_gflops(self, *args):
+        import timeit
+        return self.flops / min(timeit.repeat(self._call, number=1, repeat=5)) / 1e9
+    track_gflops.unit = "GFLOP/s"
+
+
+class Anchors:
+    """The same cases on torch (CPU), scipy and numpy, for the dashboard to
+    show cyconv's curves against theirs."""
+    params = [list(LAYERS) + list(SIGNALS), ["fwd", "bwd_data", "bwd_weight"], THREADS]
+    param_names = ["case", "op", "threads"]
+    repeat = (1, 7, 2.0)
+
+    def setup(self, case, op, threads):
+        from threadpoolctl import threadpool_limits
+        self._limits = threadpool_limits(threads)
+        rng = np.random.default_rng(0)
+        if case in SIGNALS:
+            if op != "fwd":
+                raise NotImplementedError("signal cases have no backward")
+            a_shape, v_shape, fn = SIGNALS[case]
+            a = rng.standard_normal(a_shape).astype(np.float32)
+            v = rng.standard_normal(v_shape).astype(np.float32)
+            if a.ndim == 1:
+                self.call = lambda: np.convolve(a, v, "same")            # numpy
+            else:
+                import scipy.ndimage
+                self.call = lambda: scipy.ndimage.correlate(a, v, mode="constant")
+            self.flops = 2 * a.size * v.size
+            return
+        try:
+            import torch
+        except ImportError:
+            raise NotImplementedError("torch not installed")
+        torch.set_num_threads(threads)
+        N, C, sp, K, ks, s, p, g, d = LAYERS[case]
+        nd = len(sp)
+        x = torch.randn((N, C) + sp)
+        w = torch.randn((K, C // g) + ks)
+        kw = dict(stride=s, padding=p, groups=g, dilation=d)
+        F = torch.nn.functional
+        conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[nd]
+        y = conv(x, w, **kw)
+        gy = torch.randn(y.shape)
+        grad = {1: torch.nn.grad.conv1d_input, 2: torch.nn.grad.conv2d_input,
+                3: torch.nn.grad.conv3d_input}[nd]
+        gradw = {1: torch.nn.grad.conv1d_weight, 2: torch.nn.grad.conv2d_weight,
+                 3: torch.nn.grad.conv3d_weight}[nd]
+        fns = {"fwd": lambda: conv(x, w, **kw),
+               "bwd_data": lambda: grad(x.shape, w, gy, **kw),
+               "bwd_weight": lambda: gradw(x, w.shape, gy, **kw)}
+
+        def call(f=fns[op]):
+            with torch.no_grad():
+                f()
+        self.call = call
+        self.flops = 2 * y.numel() * (C // g) * math.prod(ks)
+
+    def teardown(self, *args):
+        lim = getattr(self, "_limits", None)
+        if lim is not None:
+            lim.restore_original_limits()
+
+    def time_anchor(self, *args):
+        self.call()
+
+    def track_anchor_gflops(self, *args):
+        import timeit
+        return self.flops / min(timeit.repeat(self.call, number=1, repeat=5)) / 1e9
+    track_anchor_gflops.unit = "GFLOP/s"
