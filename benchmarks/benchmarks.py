@@ -32,6 +32,14 @@ THREADS = [1, 2]
 DTYPES = ["float32", "float64"]
 
 
+class _Timing:
+    """Timing settings shared by every suite: short warm-up (the ops are
+    milliseconds long), a few repeats, bounded time per parameter set."""
+    repeat = (1, 5, 1.0)
+    warmup_time = 0.05
+    timeout = 120
+
+
 def _cyconv():
     try:
         import cyconv
@@ -46,13 +54,9 @@ def _need(mod, *names):
             raise NotImplementedError(f"this commit has no cyconv.{n}")
 
 
-class _Layer:
+class _Layer(_Timing):
     params = [list(LAYERS), DTYPES, THREADS]
     param_names = ["case", "dtype", "threads"]
-    timeout = 120
-    repeat = (1, 7, 2.0)
-    warmup_time = 0.05
-    op = None
 
     def setup(self, case, dtype, threads):
         cy = self.cy = _cyconv()
@@ -107,11 +111,10 @@ TRANSPOSED = {
 }
 
 
-class Transposed:
+class Transposed(_Timing):
     """cyconv.conv_transpose as a forward op (upsampling layers)."""
     params = [list(TRANSPOSED), DTYPES, THREADS]
     param_names = ["case", "dtype", "threads"]
-    repeat = (1, 7, 2.0)
 
     def setup(self, case, dtype, threads):
         cy = self.cy = _cyconv()
@@ -143,11 +146,10 @@ SIGNALS = {
 }
 
 
-class Signal:
+class Signal(_Timing):
     """cyconv.convolve / cyconv.correlate ('same')."""
     params = [list(SIGNALS), DTYPES, THREADS]
     param_names = ["case", "dtype", "threads"]
-    repeat = (1, 7, 2.0)
 
     def setup(self, case, dtype, threads):
         cy = self.cy = _cyconv()
@@ -175,12 +177,11 @@ class Signal:
     track_gflops.unit = "GFLOP/s"
 
 
-class Anchors:
+class Anchors(_Timing):
     """The same cases on torch (CPU), scipy and numpy, for the dashboard to
     show cyconv's curves against theirs."""
     params = [list(LAYERS) + list(SIGNALS), ["fwd", "bwd_data", "bwd_weight"], THREADS]
     param_names = ["case", "op", "threads"]
-    repeat = (1, 7, 2.0)
 
     def setup(self, case, op, threads):
         from threadpoolctl import threadpool_limits
