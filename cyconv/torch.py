@@ -39,16 +39,20 @@ def _tensor(a):
     return torch.from_numpy(np.ascontiguousarray(a))
 
 
+def _forward_inputs(ctx, x, w, b, stride, padding, dilation, groups):
+    """Remember what backward needs; return x, w, b as numpy arrays."""
+    ctx.save_for_backward(x, w)
+    ctx.opts = (stride, padding, dilation, groups)
+    ctx.has_bias = b is not None
+    return (as_numpy(x, "input"), as_numpy(w, "weight"),
+            None if b is None else as_numpy(b, "bias"))
+
+
 class _Conv(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
-        xa, wa = as_numpy(x, "input"), as_numpy(w, "weight")
-        ba = None if b is None else as_numpy(b, "bias")
-        y = cyconv.conv(xa, wa, ba, stride, padding, dilation, groups)
-        ctx.save_for_backward(x, w)
-        ctx.opts = (stride, padding, dilation, groups)
-        ctx.has_bias = b is not None
-        return _tensor(y)
+        xa, wa, ba = _forward_inputs(ctx, x, w, b, stride, padding, dilation, groups)
+        return _tensor(cyconv.conv(xa, wa, ba, stride, padding, dilation, groups))
 
     @staticmethod
     def backward(ctx, gy):
@@ -73,13 +77,9 @@ class _ConvTranspose(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, output_padding, groups, dilation):
-        xa, wa = as_numpy(x, "input"), as_numpy(w, "weight")
-        ba = None if b is None else as_numpy(b, "bias")
-        y = cyconv.conv_transpose(xa, wa, ba, stride, padding, output_padding, groups, dilation)
-        ctx.save_for_backward(x, w)
-        ctx.opts = (stride, padding, dilation, groups)
-        ctx.has_bias = b is not None
-        return _tensor(y)
+        xa, wa, ba = _forward_inputs(ctx, x, w, b, stride, padding, dilation, groups)
+        return _tensor(cyconv.conv_transpose(xa, wa, ba, stride, padding, output_padding,
+                                             groups, dilation))
 
     @staticmethod
     def backward(ctx, gy):

@@ -70,6 +70,15 @@ class _Bar:
         self.stream.flush()
 
 
+def _end_epoch(history, bar, epoch, loss_sum, correct, n, test_acc, t0):
+    rec = dict(epoch=epoch + 1, loss=loss_sum / n, train_acc=correct / n, test_acc=test_acc,
+               seconds=time.perf_counter() - t0)
+    history.append(rec)
+    if bar:
+        bar.close(f"loss {rec['loss']:.4f}  train acc {100 * rec['train_acc']:.2f}%  "
+                  f"held-out acc {100 * test_acc:.2f}%  ({rec['seconds']:.2f}s)")
+
+
 def _batches(n, batch, rng):
     order = rng.permutation(n)
     return [order[i:i + batch] for i in range(0, n, batch)]
@@ -96,12 +105,7 @@ def train_numpy(epochs=15, batch=32, lr=0.05, momentum=0.9, seed=0, log=True):
             if bar:
                 bar.update(i + 1)
         test_acc = float((model.forward(xt).argmax(1) == yt).mean())
-        rec = dict(epoch=epoch + 1, loss=sum(losses) / len(y), train_acc=correct / len(y),
-                   test_acc=test_acc, seconds=time.perf_counter() - t0)
-        history.append(rec)
-        if bar:
-            bar.close(f"loss {rec['loss']:.4f}  train acc {100 * rec['train_acc']:.2f}%  "
-                      f"held-out acc {100 * test_acc:.2f}%  ({rec['seconds']:.2f}s)")
+        _end_epoch(history, bar, epoch, sum(losses), correct, len(y), test_acc, t0)
     return model, history
 
 
@@ -132,12 +136,7 @@ def train_torch(epochs=15, batch=32, lr=0.05, momentum=0.9, seed=0, log=True):
                 bar.update(i + 1)
         with torch.no_grad():
             test_acc = float((model(XT).argmax(1).numpy() == yt).mean())
-        rec = dict(epoch=epoch + 1, loss=total / len(y), train_acc=correct / len(y),
-                   test_acc=test_acc, seconds=time.perf_counter() - t0)
-        history.append(rec)
-        if bar:
-            bar.close(f"loss {rec['loss']:.4f}  train acc {100 * rec['train_acc']:.2f}%  "
-                      f"held-out acc {100 * test_acc:.2f}%  ({rec['seconds']:.2f}s)")
+        _end_epoch(history, bar, epoch, total, correct, len(y), test_acc, t0)
     return model, history
 
 
