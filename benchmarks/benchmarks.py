@@ -40,6 +40,16 @@ class _Timing:
     timeout = 120
 
 
+def _data(shape, dtype, seed=0):
+    """Benchmark data: uniform values, cheap to make (timings do not depend
+    on the values)."""
+    return np.random.default_rng(seed).random(shape, dtype=np.float32).astype(dtype, copy=False)
+
+
+def _out_size(n, k, s, p, d):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
 def _cyconv():
     try:
         import cyconv
@@ -62,13 +72,12 @@ class _Layer(_Timing):
         cy = self.cy = _cyconv()
         _need(cy, "conv", "conv_backward_input", "conv_backward_weight")
         N, C, sp, K, ks, s, p, g, d = LAYERS[case]
-        rng = np.random.default_rng(0)
-        self.x = rng.standard_normal((N, C) + sp).astype(dtype)
-        self.w = rng.standard_normal((K, C // g) + ks).astype(dtype)
+        self.x = _data((N, C) + sp, dtype)
+        self.w = _data((K, C // g) + ks, dtype, 1)
         self.kw = dict(stride=s, padding=p, groups=g, dilation=d, num_threads=threads)
-        y = cy.conv(self.x, self.w, **self.kw)
-        self.gy = rng.standard_normal(y.shape).astype(dtype)
-        self.flops = 2 * y.size * (C // g) * math.prod(ks)
+        out = tuple(_out_size(n, k, s, p, d) for n, k in zip(sp, ks))
+        self.gy = _data((N, K) + out, dtype, 2)
+        self.flops = 2 * N * K * math.prod(out) * (C // g) * math.prod(ks)
         self.call = self.make_call()
 
     def make_call(self):
@@ -120,9 +129,8 @@ class Transposed(_Timing):
         cy = self.cy = _cyconv()
         _need(cy, "conv_transpose")
         N, C, sp, K, ks, s, p = TRANSPOSED[case]
-        rng = np.random.default_rng(0)
-        self.x = rng.standard_normal((N, C) + sp).astype(dtype)
-        self.w = rng.standard_normal((C, K) + ks).astype(dtype)
+        self.x = _data((N, C) + sp, dtype)
+        self.w = _data((C, K) + ks, dtype, 1)
         self.kw = dict(stride=s, padding=p, num_threads=threads)
         self.flops = 2 * self.x.size * K * math.prod(ks)
 
@@ -155,9 +163,8 @@ class Signal(_Timing):
         cy = self.cy = _cyconv()
         a_shape, v_shape, fn = SIGNALS[case]
         _need(cy, fn)
-        rng = np.random.default_rng(0)
-        self.a = rng.standard_normal(a_shape).astype(dtype)
-        self.v = rng.standard_normal(v_shape).astype(dtype)
+        self.a = _data(a_shape, dtype)
+        self.v = _data(v_shape, dtype, 1)
         self.fn = getattr(cy, fn)
         self.threads = threads
         self.flops = 2 * self.a.size * self.v.size
@@ -186,13 +193,12 @@ class Anchors(_Timing):
     def setup(self, case, op, threads):
         from threadpoolctl import threadpool_limits
         self._limits = threadpool_limits(threads)
-        rng = np.random.default_rng(0)
         if case in SIGNALS:
             if op != "fwd":
                 raise NotImplementedError("signal cases have no backward")
             a_shape, v_shape, fn = SIGNALS[case]
-            a = rng.standard_normal(a_shape).astype(np.float32)
-            v = rng.standard_normal(v_shape).astype(np.float32)
+            a = _data(a_shape, np.float32)
+            v = _data(v_shape, np.float32, 1)
             if a.ndim == 1:
                 self.call = lambda: np.convolve(a, v, "same")            # numpy
             else:
@@ -207,13 +213,13 @@ class Anchors(_Timing):
         torch.set_num_threads(threads)
         N, C, sp, K, ks, s, p, g, d = LAYERS[case]
         nd = len(sp)
-        x = torch.randn((N, C) + sp)
-        w = torch.randn((K, C // g) + ks)
+        x = torch.from_numpy(_data((N, C) + sp, np.float32))
+        w = torch.from_numpy(_data((K, C // g) + ks, np.float32, 1))
         kw = dict(stride=s, padding=p, groups=g, dilation=d)
         F = torch.nn.functional
         conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[nd]
-        y = conv(x, w, **kw)
-        gy = torch.randn(y.shape)
+        out = tuple(_out_size(n, k, s, p, d) for n, k in zip(sp, ks))
+        gy = torch.from_numpy(_data((N, K) + out, np.float32, 2))
         grad = {1: torch.nn.grad.conv1d_input, 2: torch.nn.grad.conv2d_input,
                 3: torch.nn.grad.conv3d_input}[nd]
         gradw = {1: torch.nn.grad.conv1d_weight, 2: torch.nn.grad.conv2d_weight,
@@ -226,7 +232,7 @@ class Anchors(_Timing):
             with torch.no_grad():
                 f()
         self.call = call
-        self.flops = 2 * y.numel() * (C // g) * math.prod(ks)
+        self.flops = 2 * N * K * math.prod(out) * (C // g) * math.prod(ks)
 
     def teardown(self, *args):
         lim = getattr(self, "_limits", None)
