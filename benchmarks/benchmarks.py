@@ -14,6 +14,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402
 
+try:        # imported once here, so the forkserver's children share it
+    import torch  # noqa: E402
+except ImportError:
+    torch = None
+
 # name: (N, Cin, spatial, Cout, kernel, stride, padding, groups, dilation)
 LAYERS = {
     "r56_64_3x3": (8, 64, (56, 56), 64, (3, 3), 1, 1, 1, 1),
@@ -210,9 +215,7 @@ class Anchors(_Timing):
                 self.call = lambda: scipy.ndimage.correlate(a, v, mode="constant")
             self.flops = 2 * a.size * v.size
             return
-        try:
-            import torch
-        except ImportError:
+        if torch is None:
             raise NotImplementedError("torch not installed")
         torch.set_num_threads(threads)
         N, C, sp, K, ks, s, p, g, d = LAYERS[case]
