@@ -395,7 +395,7 @@ def _plot(records, peak, path):
     labels = [f"{r['case']}\n{r['op']}" for r in records]
     names = ["cyconv"] + sorted({n for r in records for n in r["anchors"]})
     width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(records) * len(names)), 6))
+    fig, ax = plt.subplots(figsize=(min(30, max(8, 0.45 * len(records))), 6))
     xs = np.arange(len(records))
     for i, n in enumerate(names):
         vals = [r["gflops"] if n == "cyconv" else r["anchors"].get(n, {}).get("gflops", 0)
