@@ -101,7 +101,9 @@ def _output(out, shape, dtype, originals):
     return out
 
 
-def _threads(num_threads, work):
+def threads_for(num_threads, work):
+    """Team size for a call: ``num_threads`` (validated) or OpenMP's current
+    setting, and one thread below SERIAL_WORK multiply-adds."""
     nt = check_num_threads(num_threads)
     if nt is None:
         nt = _kernels.max_threads()
@@ -173,7 +175,7 @@ def _conv(nd, x, w, bias, stride, padding, dilation, groups, out, num_threads):
     y = _output(out, (N, K) + out_sp, x.dtype, orig)
     if y.size == 0:
         return y
-    nt = _threads(num_threads, _work(y.size, Cg, *kernel))
+    nt = threads_for(num_threads, _work(y.size, Cg, *kernel))
     axes = _forward_axes(x.shape[2:], kernel, stride, pads, dilation, out_sp)
     _kernels.conv_forward(_view3(x, 2), _view3(w, 2), b, _view3(y, 2), groups, axes, nt)
     return y
@@ -246,7 +248,7 @@ def _backward_input_run(gy, w, b, dx, groups, stride, pads, dilation, num_thread
         for nx, ny, k, s, p, d in zip(to3(dx.shape[2:], 1), to3(gy.shape[2:], 1),
                                       to3(kernel, 1), to3(stride, 1), to3(pads, (0, 0)),
                                       to3(dilation, 1)))
-    nt = _threads(num_threads, _work(gy.size, w.shape[1], *kernel))
+    nt = threads_for(num_threads, _work(gy.size, w.shape[1], *kernel))
     _kernels.conv_backward_input(_view3(gy, 2), _view3(w, 2), b, _view3(dx, 2),
                                  groups, geom, nt)
     return dx
@@ -425,7 +427,7 @@ def _backward_weight(nd, x, grad_out, weight_shape, stride, padding, dilation, g
     dw = np.zeros(wshape, dtype=x.dtype)
     if dw.size == 0 or gy.size == 0:
         return dw
-    nt = _threads(num_threads, _work(gy.size, Cg, *kernel))
+    nt = threads_for(num_threads, _work(gy.size, Cg, *kernel))
     axes = _forward_axes(x.shape[2:], kernel, stride, pads, dilation, out_sp)
     _kernels.conv_backward_weight(_view3(x, 2), _view3(gy, 2), _view3(dw, 2), groups,
                                   axes, nt)

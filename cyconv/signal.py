@@ -11,10 +11,13 @@ result is float32 when that type is float32 or float16 and float64
 otherwise.  Complex inputs are rejected.  Both run on the same tiled kernel
 as the layer API.
 """
+import math
+
 import numpy as np
 
 from cyconv import _kernels
-from cyconv._geometry import check_num_threads, check_size, to3
+from cyconv._geometry import check_size, to3
+from cyconv.layers import threads_for
 
 __all__ = ["convolve", "correlate"]
 
@@ -70,24 +73,20 @@ def _apply(a, v, mode, flip, num_threads, name):
                 or all(n <= m for n, m in zip(a.shape, v.shape))):
             raise ValueError(f"{name}: in 'valid' mode one input must be at least as large "
                              f"as the other in every dim, got {a.shape} and {v.shape}")
-    nt = check_num_threads(num_threads)
+    crops = [_crop(n, m, mode, flip, numpy_1d) for n, m in zip(a.shape, v.shape)]
+    out_sp = tuple(length for _, length in crops)
+    nt = threads_for(num_threads, math.prod(out_sp) * v.size)
+    check_size(out_sp, dt.itemsize, "output")
     x = np.ascontiguousarray(a, dtype=dt)
     w = np.ascontiguousarray(v, dtype=dt)
     if flip:
         w = np.ascontiguousarray(w[(slice(None, None, -1),) * w.ndim])
-    crops = [_crop(n, m, mode, flip, numpy_1d) for n, m in zip(a.shape, v.shape)]
-    out_sp = tuple(length for _, length in crops)
-    check_size(out_sp, dt.itemsize, "output")
     # correlate's full output index f reads x[f - (m - 1) + t]: pad_lo = m - 1 - start
     axes = tuple(
         _kernels.forward_axis(n, m, 1, m - 1 - start, 1, length)
         for n, m, (start, length) in zip(to3(a.shape, 1), to3(v.shape, 1),
                                          to3(crops, (0, 1))))
     y = np.empty(out_sp, dtype=dt)
-    work = y.size * w.size
-    if nt is None:
-        nt = _kernels.max_threads()
-    nt = 1 if work < (1 << 17) else nt
     shape3 = lambda arr: arr.reshape((1, 1) + to3(arr.shape, 1))
     _kernels.conv_forward(shape3(x), shape3(w), None, shape3(y), 1, axes, nt)
     return y

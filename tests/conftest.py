@@ -16,38 +16,33 @@ def _required(var):
     return os.environ.get(var, "").strip().lower() in ("1", "true", "yes") or bool(os.environ.get("CI"))
 
 
+def _optional(module, require_var, install_hint):
+    """Import an optional test dependency.  Required in CI (CI=1 or the
+    given CYCONV_REQUIRE_* variable): missing it is a failure there, never a
+    silent skip; elsewhere the tests using it skip with a visible reason."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if _required(require_var):
+            pytest.fail(f"{module} is required in CI ({install_hint})")
+        pytest.skip(f"{module} not installed: the tests that need it are skipped")
+
+
 @pytest.fixture(scope="session")
 def torch():
-    """torch for cross-checks.  In CI (CI=1 or CYCONV_REQUIRE_TORCH=1) a
-    missing torch is a failure, never a silent skip."""
-    try:
-        import torch as _torch
-    except ImportError:
-        if _required("CYCONV_REQUIRE_TORCH"):
-            pytest.fail("torch is required for the cross-checks in CI (pip install torch==2.13.0)")
-        pytest.skip("torch not installed: cross-checks against torch skipped")
-    _torch.set_num_threads(1)
-    return _torch
+    """torch for the cross-checks."""
+    t = _optional("torch", "CYCONV_REQUIRE_TORCH", "pip install torch==2.13.0")
+    t.set_num_threads(1)
+    return t
 
 
 @pytest.fixture(scope="session")
 def scipy_signal():
-    try:
-        import scipy.signal as ss
-    except ImportError:
-        if _required("CYCONV_REQUIRE_SCIPY"):
-            pytest.fail("scipy is required in CI (it is in the test extra)")
-        pytest.skip("scipy not installed: scipy cross-checks skipped")
-    return ss
+    return _optional("scipy.signal", "CYCONV_REQUIRE_SCIPY", "it is in the test extra")
 
 
 @pytest.fixture(scope="session")
 def sklearn():
-    """scikit-learn (the digits data set); in the test extra, so required in CI."""
-    try:
-        import sklearn as _sklearn
-    except ImportError:
-        if _required("CYCONV_REQUIRE_SKLEARN"):
-            pytest.fail("scikit-learn is required in CI (it is in the test extra)")
-        pytest.skip("scikit-learn not installed: training tests skipped")
-    return _sklearn
+    """scikit-learn (the digits data set)."""
+    return _optional("sklearn", "CYCONV_REQUIRE_SKLEARN", "it is in the test extra")
