@@ -114,7 +114,7 @@ def timings(out=sys.stdout):
     rows = []
     torch = an.get("torch")
     if torch is not None:
-        torch.set_num_threads(cyconv._kernels.max_threads())
+        torch.set_num_threads(cyconv._dispatch.kernels.max_threads())
     F = torch.nn.functional if torch else None
 
     def layer(name, xs, ws, **kw):
@@ -184,7 +184,7 @@ def main(argv=None):
     ok = self_check()
     if args.command == "all":
         print(f"\ntimings (median of repeats, float32 unless noted, "
-              f"{cyconv._kernels.max_threads()} threads):")
+              f"{cyconv._dispatch.kernels.max_threads()} threads):")
         timings()
     print("\nall checks passed" if ok else "\nSELF-CHECK FAILED")
     return 0 if ok else 1

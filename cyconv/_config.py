@@ -19,8 +19,11 @@ def build_info():
 
 def config():
     """The configuration as a dict."""
-    from cyconv import __version__, _kernels
+    from cyconv import __version__, _dispatch
     info = build_info()
+    _kernels = _dispatch.kernels
+    variants = info.get("simd_variants", {})
+    cpu = _dispatch.cpu
     return {
         "cyconv": __version__,
         "python": sys.version.split()[0],
@@ -34,11 +37,21 @@ def config():
         "cflags": info.get("cflags", "unknown"),
         "ldflags": info.get("ldflags", ""),
         "debug_build": info.get("debug_build", False),
+        "simd": _dispatch.variant,
+        "simd_requested": _dispatch.requested,
+        "simd_flags": variants.get(_dispatch.variant, {}).get("flags", "unknown"),
+        "vector_bytes": _kernels.VECTOR_BYTES,
+        "simd_built": _dispatch.available,
+        "simd_runnable": _dispatch.runnable_variants(),
+        "cpu_arch": cpu["arch"],
+        "cpu_levels": cpu["levels"],
+        "cpu_features": sorted(f for f, on in cpu["flags"].items() if on),
     }
 
 
 def show_config(file=None):
-    """Print version, OpenMP on/off and thread count, compiler and flags, numpy."""
+    """Print version, OpenMP on/off and thread count, compiler and flags,
+    numpy, the SIMD variant in use and the CPU features seen."""
     c = config()
     lines = [
         f"cyconv {c['cyconv']} (python {c['python']}, numpy {c['numpy']})",
@@ -49,5 +62,11 @@ def show_config(file=None):
         f"  cflags   : {c['cflags']}",
         f"  ldflags  : {c['ldflags']}",
         f"  debug    : {c['debug_build']}",
+        f"  SIMD     : {c['simd']} ({c['vector_bytes']}-byte vectors, flags: "
+        f"{c['simd_flags'] or 'none'}); CYCONV_SIMD={c['simd_requested'] or 'unset'}",
+        f"  variants : built {', '.join(c['simd_built'])}; this CPU runs "
+        f"{', '.join(c['simd_runnable'])}",
+        f"  CPU      : {c['cpu_arch']}, levels {', '.join(c['cpu_levels']) or 'none'}",
+        f"             features {' '.join(c['cpu_features']) or '-'}",
     ]
     print("\n".join(lines), file=file or sys.stdout)

@@ -1,11 +1,18 @@
 /* Portable fixed-width vectors for cyconv's micro-kernels.
  *
- * One vector is CY_VBYTES bytes (64: 16 floats or 8 doubles), written with the
- * GCC/Clang vector extension.  The compiler lowers each operation to the widest
- * instructions the target has: one zmm op with AVX-512, two ymm ops with AVX2,
- * four xmm ops on baseline SSE2 / NEON.  `acc + w * s` is contracted into a
- * fused multiply-add (-ffp-contract=fast) with the scalar broadcast folded
- * into the FMA's memory operand.
+ * One vector is CY_VBYTES bytes, set per SIMD variant by setup.py:
+ *   64  the avx512 variant (x86-64-v4): one zmm register, 16 floats;
+ *   32  the avx2 variant (x86-64-v3): one ymm register, 8 floats;
+ *   16  the baseline variant: one xmm register (SSE2) or NEON register.
+ *
+ * GCC and Clang (including clang-cl) use the vector extension: the compiler
+ * lowers each operation to the variant's instructions, and `acc + w * s` is
+ * contracted into a fused multiply-add (-ffp-contract=fast) where the target
+ * has one, with the scalar broadcast folded into the FMA's memory operand.
+ * MSVC has no vector extension; there the same operations are written with
+ * the x86 intrinsics of the variant (/arch:AVX512, /arch:AVX2, SSE2).
+ * Defining CY_SIMD_INTRINSICS selects the intrinsics on GCC/Clang too, so
+ * that path can be built and tested without MSVC.
  *
  * The micro-kernels keep each accumulator in its own variable of these types,
  * so the register allocator can hold a whole tile in vector registers.
@@ -13,13 +20,18 @@
 #ifndef CYCONV_SIMD_H
 #define CYCONV_SIMD_H
 
-#if !defined(__GNUC__) && !defined(__clang__)
-#error "cyconv's kernels need the GCC/Clang vector extension (gcc, clang or clang-cl)"
+#ifndef CY_VBYTES
+#error "CY_VBYTES (bytes per vector) is set by setup.py for each SIMD variant"
 #endif
 
-#define CY_VBYTES 64
 #define CY_VL_F32 (CY_VBYTES / 4)
 #define CY_VL_F64 (CY_VBYTES / 8)
+
+#if defined(_MSC_VER) && !defined(__clang__) && !defined(CY_SIMD_INTRINSICS)
+#define CY_SIMD_INTRINSICS 1
+#endif
+
+#if !defined(CY_SIMD_INTRINSICS)
 
 typedef float cy_vf32 __attribute__((vector_size(CY_VBYTES)));
 typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
@@ -35,5 +47,56 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
 
 CY_DEFINE_VEC_OPS(float, cy_vf32, f32)
 CY_DEFINE_VEC_OPS(double, cy_vf64, f64)
+
+#else  /* x86 intrinsics (MSVC, or CY_SIMD_INTRINSICS) */
+
+#if !(defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86))
+#error "the intrinsics path of _simd.h is x86 only; use GCC or Clang elsewhere"
+#endif
+#include <immintrin.h>
+
+#if CY_VBYTES == 64
+#define CY_PS(op) _mm512_##op##_ps
+#define CY_PD(op) _mm512_##op##_pd
+typedef __m512 cy_vf32;
+typedef __m512d cy_vf64;
+#define CY_HAVE_FMA 1
+#elif CY_VBYTES == 32
+#define CY_PS(op) _mm256_##op##_ps
+#define CY_PD(op) _mm256_##op##_pd
+typedef __m256 cy_vf32;
+typedef __m256d cy_vf64;
+#define CY_HAVE_FMA 1
+#elif CY_VBYTES == 16
+#define CY_PS(op) _mm_##op##_ps
+#define CY_PD(op) _mm_##op##_pd
+typedef __m128 cy_vf32;
+typedef __m128d cy_vf64;
+#define CY_HAVE_FMA 0      /* SSE2 baseline: multiply, then add */
+#else
+#error "CY_VBYTES must be 16, 32 or 64"
+#endif
+
+#if CY_HAVE_FMA
+#define CY_DEFINE_FMA(T, V, S, P)                                                  \
+    static __inline V cy_fma_##S(V acc, V a, T s) { return P(fmadd)(a, P(set1)(s), acc); } \
+    static __inline V cy_fmav_##S(V acc, V a, V b) { return P(fmadd)(a, b, acc); }
+#else
+#define CY_DEFINE_FMA(T, V, S, P)                                                  \
+    static __inline V cy_fma_##S(V acc, V a, T s) { return P(add)(acc, P(mul)(a, P(set1)(s))); } \
+    static __inline V cy_fmav_##S(V acc, V a, V b) { return P(add)(acc, P(mul)(a, b)); }
+#endif
+
+#define CY_DEFINE_VEC_OPS(T, V, S, P)                                              \
+    static __inline V cy_zero_##S(void) { return P(setzero)(); }                  \
+    static __inline V cy_set1_##S(T s) { return P(set1)(s); }                     \
+    static __inline V cy_load_##S(const T *p) { return P(loadu)(p); }             \
+    static __inline void cy_store_##S(T *p, V v) { P(storeu)(p, v); }             \
+    CY_DEFINE_FMA(T, V, S, P)
+
+CY_DEFINE_VEC_OPS(float, cy_vf32, f32, CY_PS)
+CY_DEFINE_VEC_OPS(double, cy_vf64, f64, CY_PD)
+
+#endif
 
 #endif

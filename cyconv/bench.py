@@ -1,7 +1,7 @@
 """``python -m cyconv bench``: the benchmark suite against the anchors.
 
 Per case and op it prints cyconv's time, GFLOP/s, % of this machine's
-measured FMA peak (``_kernels.fma_peak``) and the ratio against every anchor
+measured FMA peak (``fma_peak`` of the kernels) and the ratio against every anchor
 that is importable (torch CPU, scipy, numpy), all timed in this process,
 interleaved (anchor, cyconv, anchor, ...), median of repeats.  A ratio above
 1 means cyconv is faster.  GFLOP/s counts 2*N*Cout*out_size*(Cin/groups)*k.
@@ -16,7 +16,7 @@ import tracemalloc
 import numpy as np
 
 import cyconv
-from cyconv import _kernels
+from cyconv import _dispatch
 
 # name, N, Cin, spatial, Cout, kernel, stride, padding, groups, dilation
 LAYERS = [
@@ -87,8 +87,11 @@ class Progress:
                 self.stream.write("\n")
 
 
-def _anchors():
+def _anchors(wanted="all"):
+    """The importable anchors among `wanted` ("all", "none" or a list)."""
     out = {}
+    if wanted == "none":
+        return out
     try:
         import torch
         out["torch"] = torch
@@ -101,7 +104,18 @@ def _anchors():
         out["scipy"] = scipy
     except ImportError:
         pass
+    if wanted != "all":
+        keep = set(wanted.split(","))
+        out = {k: v for k, v in out.items() if k in keep}
     return out
+
+
+def _with_variant(variant, fn):
+    """`fn` run with the kernels of SIMD variant `variant`."""
+    def run():
+        with _dispatch.using(variant):
+            return fn()
+    return run
 
 
 def _torch_layer_fns(torch, nd, x, w, gy, kw):
@@ -283,8 +297,11 @@ def run(args):
     if args.concurrency:
         concurrency()
         return 0
-    anchors = _anchors()
-    nt = args.threads or _kernels.max_threads()
+    variants = [v.strip() for v in (args.simd or "").split(",") if v.strip()]
+    if variants:
+        _dispatch.use(variants[0])      # timed as "cyconv"; the others as anchors
+    anchors = _anchors(args.anchors)
+    nt = args.threads or _dispatch.kernels.max_threads()
     if "torch" in anchors:
         anchors["torch"].set_num_threads(nt)
     try:
@@ -302,9 +319,14 @@ def run(args):
     if args.cases:
         keys = args.cases.split(",")
         jobs = [j for j in jobs if any(k in j[0] for k in keys)]
-    peak32 = _kernels.fma_peak(nt)
+    for v in variants[1:]:
+        jobs = [(name, op, flops, mine, dict(theirs, **{f"simd:{v}": _with_variant(v, mine)}),
+                 out_bytes) for name, op, flops, mine, theirs, out_bytes in jobs]
+    # the machine's peak: measured with the widest variant this CPU runs
+    peak32 = _dispatch.load(_dispatch.runnable_variants()[0]).fma_peak(nt)
     peak = peak32 if dtype == np.float32 else peak32 / 2
-    print(f"cyconv {cyconv.__version__}: {nt} thread(s), {args.dtype}; measured FMA peak "
+    print(f"cyconv {cyconv.__version__} ({_dispatch.variant} SIMD build): {nt} thread(s), "
+          f"{args.dtype}; measured FMA peak "
           f"{peak32:.0f} GFLOP/s float32 ({peak32 / 2:.0f} float64); anchors: "
           f"{', '.join(sorted(anchors)) or 'none'}")
     prog = Progress(len(jobs))
@@ -330,7 +352,8 @@ def run(args):
     _summary(records)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"peak_gflops_f32": peak32, "threads": nt, "records": records}, f,
+            json.dump({"peak_gflops_f32": peak32, "threads": nt, "simd": _dispatch.variant,
+                       "records": records}, f,
                       indent=1)
     if args.plot:
         _plot(records, peak, args.plot)
@@ -424,6 +447,11 @@ def main(argv=None):
     ap.add_argument("--memory", action="store_true", help="report extra memory per call")
     ap.add_argument("--json", default=None, help="write the records to this file")
     ap.add_argument("--plot", default=None, help="bar chart PNG (needs matplotlib)")
+    ap.add_argument("--anchors", default="all",
+                    help="anchors to time: all (the importable ones), none, or a list (torch,scipy)")
+    ap.add_argument("--simd", default=None,
+                    help="SIMD variants, comma-separated: the first is timed as cyconv, the "
+                         "others beside it as anchors 'simd:<name>' (e.g. avx512,native)")
     ap.add_argument("--concurrency", action="store_true",
                     help="only measure 1 vs 2 Python threads (GIL release)")
     return run(ap.parse_args(argv))

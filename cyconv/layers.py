@@ -7,11 +7,12 @@ Layout: ``x`` is (N, C, *spatial), ``w`` is (K, C // groups, *kernel) with 1,
     y[n, k, o] = bias[k] + sum_{c in group(k), t} w[k, c, t] * x[n, c, o*stride - pad_lo + t*dilation]
 
 Each function validates its arguments, normalizes them, allocates the result
-and calls one compiled kernel (``cyconv._kernels``) without the GIL.
+and calls one compiled kernel (``cyconv._dispatch.kernels``, the SIMD build
+chosen at import) without the GIL.
 """
 import numpy as np
 
-from cyconv import _kernels
+from cyconv import _dispatch
 from cyconv._geometry import (
     check_num_threads, check_size, conv_out_size, int_tuple, padding_pairs,
     to3, transpose_out_size, _as_int)
@@ -106,7 +107,7 @@ def threads_for(num_threads, work):
     setting, and one thread below SERIAL_WORK multiply-adds."""
     nt = check_num_threads(num_threads)
     if nt is None:
-        nt = _kernels.max_threads()
+        nt = _dispatch.kernels.max_threads()
     return 1 if work < SERIAL_WORK else nt
 
 
@@ -124,7 +125,7 @@ def _geometry(nd, kernel, stride, padding, dilation):
 
 def _forward_axes(in_sp, kernel, stride, pads, dilation, out_sp):
     return tuple(
-        _kernels.forward_axis(n, k, s, p[0], d, o)
+        _dispatch.kernels.forward_axis(n, k, s, p[0], d, o)
         for n, k, s, p, d, o in zip(to3(in_sp, 1), to3(kernel, 1), to3(stride, 1),
                                     to3(pads, (0, 0)), to3(dilation, 1), to3(out_sp, 1)))
 
@@ -177,7 +178,7 @@ def _conv(nd, x, w, bias, stride, padding, dilation, groups, out, num_threads):
         return y
     nt = threads_for(num_threads, _work(y.size, Cg, *kernel))
     axes = _forward_axes(x.shape[2:], kernel, stride, pads, dilation, out_sp)
-    _kernels.conv_forward(_view3(x, 2), _view3(w, 2), b, _view3(y, 2), groups, axes, nt)
+    _dispatch.kernels.conv_forward(_view3(x, 2), _view3(w, 2), b, _view3(y, 2), groups, axes, nt)
     return y
 
 
@@ -249,7 +250,7 @@ def _backward_input_run(gy, w, b, dx, groups, stride, pads, dilation, num_thread
                                       to3(kernel, 1), to3(stride, 1), to3(pads, (0, 0)),
                                       to3(dilation, 1)))
     nt = threads_for(num_threads, _work(gy.size, w.shape[1], *kernel))
-    _kernels.conv_backward_input(_view3(gy, 2), _view3(w, 2), b, _view3(dx, 2),
+    _dispatch.kernels.conv_backward_input(_view3(gy, 2), _view3(w, 2), b, _view3(dx, 2),
                                  groups, geom, nt)
     return dx
 
@@ -429,7 +430,7 @@ def _backward_weight(nd, x, grad_out, weight_shape, stride, padding, dilation, g
         return dw
     nt = threads_for(num_threads, _work(gy.size, Cg, *kernel))
     axes = _forward_axes(x.shape[2:], kernel, stride, pads, dilation, out_sp)
-    _kernels.conv_backward_weight(_view3(x, 2), _view3(gy, 2), _view3(dw, 2), groups,
+    _dispatch.kernels.conv_backward_weight(_view3(x, 2), _view3(gy, 2), _view3(dw, 2), groups,
                                   axes, nt)
     return dw
 

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from cyconv import _kernels
+from cyconv import _dispatch
 from cyconv._geometry import check_size, to3
 from cyconv.layers import threads_for
 
@@ -83,12 +83,12 @@ def _apply(a, v, mode, flip, num_threads, name):
         w = np.ascontiguousarray(w[(slice(None, None, -1),) * w.ndim])
     # correlate's full output index f reads x[f - (m - 1) + t]: pad_lo = m - 1 - start
     axes = tuple(
-        _kernels.forward_axis(n, m, 1, m - 1 - start, 1, length)
+        _dispatch.kernels.forward_axis(n, m, 1, m - 1 - start, 1, length)
         for n, m, (start, length) in zip(to3(a.shape, 1), to3(v.shape, 1),
                                          to3(crops, (0, 1))))
     y = np.empty(out_sp, dtype=dt)
     shape3 = lambda arr: arr.reshape((1, 1) + to3(arr.shape, 1))
-    _kernels.conv_forward(shape3(x), shape3(w), None, shape3(y), 1, axes, nt)
+    _dispatch.kernels.conv_forward(shape3(x), shape3(w), None, shape3(y), 1, axes, nt)
     return y
 
 

@@ -13,7 +13,12 @@ settings.load_profile(os.environ.get("CYCONV_HYPOTHESIS_PROFILE",
 
 
 def _required(var):
-    return os.environ.get(var, "").strip().lower() in ("1", "true", "yes") or bool(os.environ.get("CI"))
+    """Set to 1 (or CI set): required.  Set to 0: optional even in CI (the
+    wheel tests leave torch to the main CI)."""
+    value = os.environ.get(var, "").strip().lower()
+    if value in ("0", "false", "no"):
+        return False
+    return value in ("1", "true", "yes") or bool(os.environ.get("CI"))
 
 
 def _optional(module, require_var, install_hint):
@@ -46,3 +51,35 @@ def scipy_signal():
 def sklearn():
     """scikit-learn (the digits data set)."""
     return _optional("sklearn", "CYCONV_REQUIRE_SKLEARN", "it is in the test extra")
+
+
+# ---------------------------------------------------------------------------
+# SIMD variants: every test runs once per kernel build this CPU can execute
+# (CYCONV_TEST_SIMD=all, the default), or only with the variant the import
+# chose (CYCONV_TEST_SIMD=active), or with a comma-separated list.
+# ---------------------------------------------------------------------------
+
+def _variants_to_test():
+    from cyconv import _dispatch
+    want = os.environ.get("CYCONV_TEST_SIMD", "all").strip().lower()
+    if want == "active":
+        return [_dispatch.variant]
+    if want in ("", "all"):
+        return _dispatch.runnable_variants()
+    return [v.strip() for v in want.split(",") if v.strip()]
+
+
+@pytest.fixture(scope="session", autouse=True, params=_variants_to_test())
+def simd_variant(request):
+    """Route every cyconv call of the test through one SIMD variant."""
+    from cyconv import _dispatch
+    with _dispatch.using(request.param):
+        yield request.param
+
+
+def pytest_report_header(config):
+    import cyconv
+    from cyconv import _dispatch
+    return [f"cyconv {cyconv.__version__} from {os.path.dirname(cyconv.__file__)}",
+            f"SIMD variants under test: {', '.join(_variants_to_test())} "
+            f"(import chose {_dispatch.variant}; built: {', '.join(_dispatch.available)})"]

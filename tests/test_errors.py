@@ -13,7 +13,11 @@ GY = np.ones((2, 6, 8, 8), f32)     # conv2d(X, W, padding=1) output
 def conv(**kw):
     args = dict(x=X, w=W)
     args.update(kw)
-    return lambda: cyconv.conv2d(args.pop("x"), args.pop("w"), **args)
+
+    def call():
+        a = dict(args)          # a fresh copy: the rule may run more than once
+        return cyconv.conv2d(a.pop("x"), a.pop("w"), **a)
+    return call
 
 
 RULES = [

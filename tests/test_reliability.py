@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import cyconv
-from cyconv import _kernels
+from cyconv import _dispatch
 
 
 def _ops(dtype=np.float32, seed=0, size=6):
@@ -93,15 +93,15 @@ def test_every_op_bitwise_identical_across_threads_and_calls(dtype):
 
 def test_threadpoolctl_sees_and_limits_cyconv_openmp():
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    if not _kernels.openmp_enabled():
+    if not _dispatch.kernels.openmp_enabled():
         pytest.skip("serial build: no OpenMP runtime to control")
     info = threadpoolctl.threadpool_info()
     assert any(i["user_api"] == "openmp" for i in info), info
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):
-        assert _kernels.max_threads() == 1          # what num_threads=None uses
+        assert _dispatch.kernels.max_threads() == 1          # what num_threads=None uses
         ops, _ = _ops()
         ops["conv"]()
-    assert _kernels.max_threads() >= 1
+    assert _dispatch.kernels.max_threads() >= 1
 
 
 def _child(q):

@@ -1,41 +1,46 @@
-"""Tiled direct convolution kernels.
+# Tiled direct convolution kernels (the drivers; one source for every SIMD build).
+#
+# setup.py compiles this file once per SIMD variant: the generated stub
+# cyconv/_kernels_<variant>.pyx cimports that variant's micro-kernels
+# (_microkernels_<variant>.pxd, rendered from _microkernels.pxd.tp) and includes
+# this file; cyconv._dispatch imports the best variant the CPU can run.
+#
+# Three operations share one register-tiled design (the micro-kernels):
+#
+# * forward:          y[n,k,o]  = b[k] + sum_{c,t} w[k,c,t] x[n,c,o*s - p + t*d]
+# * backward-input:   dx[n,c,i] = sum_{k,(o,t): o*s - p + t*d = i} w[k,c,t] dy[n,k,o]
+#   (the transposed convolution; also the forward op of ``conv_transpose``)
+# * backward-weight:  dw[k,c,t] = sum_{n,o} dy[n,k,o] x[n,c,o*s - p + t*d]
+#
+# Every array here is C-contiguous and channel-major with exactly three spatial
+# axes: 1-D and 2-D problems arrive as views with leading spatial extent 1.
+#
+# Geometry of one spatial axis of a tiled convolution (``Axis``): output
+# position ``q`` (``0 <= q < n_q``) reads input index ``q*stride + off + t*dil``
+# for tap ``t`` of ``taps`` and writes output index ``q*out_step + out_base``.
+# Taps that fall outside ``[0, n_in)`` are zero padding: they are skipped by
+# clipping the tap range (never by multiplying zeros), and only at the borders;
+# the interior of a row runs the full micro-kernel.
+#
+# Work split: the forward/backward-input driver gives each (image, group,
+# output row, channel block) to one thread; every output element is computed by
+# exactly one thread in a fixed order, so results do not depend on the thread
+# count.  Backward-weight reduces over a fixed number of batch chunks (a function
+# of the shape only) whose partial sums are added in chunk order.
+#
+# Two tilings:
+#
+# * channel tiles (``fwd_*`` micro-kernels): a tile of output channels x
+#   positions, weights packed per channel block, input channels in blocks whose
+#   packed weights stay in L1 (partial sums in a per-thread row buffer);
+# * width tiles (``wv_*``, ``wr_*``, ``wg_*``) for few output channels per
+#   group (depthwise, single-channel signals and images): vectors along the
+#   output positions over a zero-padded per-thread input patch.
+#
+# Extra memory per call: packed weights (padded to the channel block), the
+# backward-weight partial sums (``n_chunks`` weight tensors) and small
+# per-thread work buffers (``scratch``), reused across calls.
 
-Three operations share one register-tiled design (``_microkernels.pxd``):
-
-* forward:          y[n,k,o]  = b[k] + sum_{c,t} w[k,c,t] x[n,c,o*s - p + t*d]
-* backward-input:   dx[n,c,i] = sum_{k,(o,t): o*s - p + t*d = i} w[k,c,t] dy[n,k,o]
-  (the transposed convolution; also the forward op of ``conv_transpose``)
-* backward-weight:  dw[k,c,t] = sum_{n,o} dy[n,k,o] x[n,c,o*s - p + t*d]
-
-Every array here is C-contiguous and channel-major with exactly three spatial
-axes: 1-D and 2-D problems arrive as views with leading spatial extent 1.
-
-Geometry of one spatial axis of a tiled convolution (``Axis``): output
-position ``q`` (``0 <= q < n_q``) reads input index ``q*stride + off + t*dil``
-for tap ``t`` of ``taps`` and writes output index ``q*out_step + out_base``.
-Taps that fall outside ``[0, n_in)`` are zero padding: they are skipped by
-clipping the tap range (never by multiplying zeros), and only at the borders;
-the interior of a row runs the full micro-kernel.
-
-Work split: the forward/backward-input driver gives each (image, group,
-output row, channel block) to one thread; every output element is computed by
-exactly one thread in a fixed order, so results do not depend on the thread
-count.  Backward-weight reduces over a fixed number of batch chunks (a function
-of the shape only) whose partial sums are added in chunk order.
-
-Two tilings:
-
-* channel tiles (``fwd_*`` micro-kernels): a tile of output channels x
-  positions, weights packed per channel block, input channels in blocks whose
-  packed weights stay in L1 (partial sums in a per-thread row buffer);
-* width tiles (``wv_*``, ``wr_*``, ``wg_*``) for few output channels per
-  group (depthwise, single-channel signals and images): vectors along the
-  output positions over a zero-padded per-thread input patch.
-
-Extra memory per call: packed weights (padded to the channel block), the
-backward-weight partial sums (``n_chunks`` weight tensors) and small
-per-thread work buffers (``scratch``), reused across calls.
-"""
 from cython.parallel cimport prange, parallel
 
 import threading
@@ -44,16 +49,17 @@ import numpy as np
 
 from libc.string cimport memcpy, memset
 
-from cyconv._microkernels cimport (
-    floating, fwd_tile, wv_tile, wr_tile, wg_tile, tile_width, vector_lanes,
-    cy_vf32, cy_set1_f32, cy_fma_f32, cy_fmav_f32, cy_store_f32, CY_VL_F32)
+# The micro-kernels (fwd_tile, wv_tile, wr_tile, wg_tile, tile_width,
+# smaller_tile, wv_max_pv, wr_max_pv, vector_lanes, the cy_* vector ops and
+# the `floating` fused type) come from this variant's _microkernels_<variant>
+# module, cimported by the generated stub that includes this file.
 from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
 
 from cyconv._geometry import backward_input_phases
 
-# After the main tiles of a row, the remainder (< tile_width(kv) <= 16) runs
-# as tiles of 8, 4, 2 and 1 positions: each width at most once.
+# After the main tiles of a row, the remainder (< tile_width(kv)) runs as the
+# smaller tile widths of the variant (smaller_tile): each width at most once.
 
 
 _scratch = threading.local()
@@ -89,8 +95,8 @@ def max_threads():
 
 
 def lanes(dtype):
-    """Elements per vector register tile lane for `dtype` (float32/float64)."""
-    return 16 if np.dtype(dtype) == np.float32 else 8
+    """Elements of `dtype` (float32/float64) in one vector of this variant."""
+    return CY_VL_F32 if np.dtype(dtype) == np.float32 else CY_VL_F64
 
 
 cdef struct Axis:
@@ -212,7 +218,7 @@ cdef inline void conv_span(
         end = P.qhi if P.qhi < q1 else q1
         pb = P.pbmax
         while pb > 1 and q + pb > end:
-            pb = 8 if pb > 8 else pb // 2
+            pb = smaller_tile(P.kv, pb)
         fwd_tile(P.kv, pb, xrow + q * aw.stride + aw.off, wblk, bblk,
                  yrow + q * aw.out_step, nc, P.xs_c, P.wc, nd, nh, aw.taps,
                  xkd, xkh, aw.dil, P.wkd, P.wkh, aw.stride, nk, P.ys_c, aw.out_step,
@@ -279,7 +285,7 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     P.Cg = Cg
     P.Kg = Kg
     P.kv = kv
-    P.KB = kv * (64 // itemsize)
+    P.KB = kv * (CY_VBYTES // itemsize)
     P.nkb = (Kg + P.KB - 1) // P.KB
     P.pbmax = tile_width(kv)
     P.ad = ad
@@ -333,7 +339,6 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
 cdef enum:
     PATCH_ELEMS = 65536      # per-thread input patch (256 KiB in float32)
     WIDTH_SEG = 4096         # output positions per item along w
-    MAX_PV = 8               # position vectors per tile
 
 
 cdef struct WPlan:
@@ -374,13 +379,13 @@ cdef inline void one_channel_rows(
         Py_ssize_t q1, Py_ssize_t ih_lo, Py_ssize_t nrows, const floating* w,
         const floating* b, floating* y, const floating* patch) noexcept nogil:
     """Width path with a single output channel per group: tiles of up to 4
-    output rows x up to 16 position vectors."""
+    output rows x up to wr_max_pv(rows) position vectors."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t oh = oh0, nr, q, nq, pv, pvmax
     while oh < oh1:
         nr = 4 if oh1 - oh >= 4 else (2 if oh1 - oh >= 2 else 1)
-        pvmax = 16 // nr if 16 // nr < MAX_PV else MAX_PV
+        pvmax = wr_max_pv(nr)
         q = q0
         while q < q1:
             nq = q1 - q
@@ -426,7 +431,7 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
         m0 = 0
         while m0 < P.Kg:
             mbk = P.Kg - m0 if P.Kg - m0 < 4 else 4
-            pvmax = MAX_PV if mbk <= 2 else (5 if mbk == 3 else 4)
+            pvmax = wv_max_pv(mbk)
             q = q0
             while q < q1:
                 nq = q1 - q
@@ -689,64 +694,105 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
 # weight gradient [kd][kh][kw][Cg][KB] of its batch chunk.
 
 cdef enum:
-    XBUF_ELEMS = 65536       # per-thread packed input row segment
+    XBUF_ELEMS = 65536       # one packed input row segment (elements)
+    XCACHE_ELEMS = 131072    # per-thread cache of packed input rows (elements)
 
 
 cdef struct BPlan:
     Py_ssize_t N, G, Cg, Kg, KB, nkb, nchunks, pbmax, oseg
     int kv
     Py_ssize_t xs_c, xs_d, ys_c, ys_d, blk
+    Py_ssize_t span_d, span_h, nslot, slot_elems
     Axis ad, ah, aw
+
+
+cdef inline void pack_grad_row(const BPlan* P, const floating* grow, Py_ssize_t nk,
+                               Py_ssize_t o0, Py_ssize_t no, floating* gbuf) noexcept nogil:
+    """gy row segment [o0, o0 + no) of nk channels as [o][KB], zero-padded.
+    Channel by channel: each read is one contiguous run."""
+    cdef Py_ssize_t v, o
+    cdef const floating* src
+    for v in range(nk):
+        src = grow + v * P.ys_c + o0
+        for o in range(no):
+            gbuf[o * P.KB + v] = src[o]
+    for v in range(nk, P.KB):
+        for o in range(no):
+            gbuf[o * P.KB + v] = 0
+
+
+cdef inline void pack_input_row(const BPlan* P, const floating* xrow, Py_ssize_t iw0,
+                                Py_ssize_t width, floating* xbuf) noexcept nogil:
+    """Input row positions [iw0, iw0 + width) of all Cg channels as [u][Cg],
+    zero outside the row.  Channel by channel: contiguous reads, and the
+    strided writes stay in the (L1-sized) buffer."""
+    cdef Py_ssize_t a, e, c, u
+    cdef const floating* src
+    a = -iw0 if iw0 < 0 else 0
+    e = P.aw.n_in - iw0
+    if e > width:
+        e = width
+    if e < a:
+        e = a
+    if a > 0:
+        memset(xbuf, 0, a * P.Cg * sizeof(floating))
+    if e < width:
+        memset(xbuf + e * P.Cg, 0, (width - e) * P.Cg * sizeof(floating))
+    for c in range(P.Cg):
+        src = xrow + c * P.xs_c + iw0
+        for u in range(a, e):
+            xbuf[u * P.Cg + c] = src[u]
 
 
 cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                           const floating* gy, floating* part, floating* gbuf,
-                          floating* xbuf) noexcept nogil:
-    """All of one (batch chunk, group, channel block): reduce over its images."""
+                          floating* xcache, Py_ssize_t* tags) noexcept nogil:
+    """All of one (batch chunk, group, channel block): reduce over its images.
+
+    Packed input rows are cached in `nslot` direct-mapped slots keyed by
+    their (depth, row) index: a row read by several taps and output rows is
+    packed once while it stays in use."""
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t kb = item % P.nkb, g = (item // P.nkb) % P.G
     cdef Py_ssize_t chunk = item // (P.nkb * P.G)
     cdef Py_ssize_t nk = P.Kg - kb * P.KB
-    cdef Py_ssize_t n, qd, qh, td0, td1, th0, th1, td, th, o0, no, o, v, c, u, iw
-    cdef Py_ssize_t width, kw, c0, pb, span
+    cdef Py_ssize_t n, qd, qh, td0, td1, th0, th1, td, th, o0, no, i
+    cdef Py_ssize_t width, kw, c0, pb, span, idep, irow, slot, tag
     cdef const floating* grow
-    cdef const floating* xrow
+    cdef const floating* ximg
+    cdef floating* xbuf
     cdef floating* acc = part + ((chunk * P.G + g) * P.nkb + kb) * P.blk
     cdef floating* at
     if nk > P.KB:
         nk = P.KB
     for n in range(chunk * P.N // P.nchunks, (chunk + 1) * P.N // P.nchunks):
-        for qd in range(P.ad.n_q):
-            tap_range(&P.ad, qd, &td0, &td1)
-            for qh in range(P.ah.n_q):
-                tap_range(&P.ah, qh, &th0, &th1)
-                if td1 <= td0 or th1 <= th0:
-                    continue
-                grow = (gy + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
-                        + qd * P.ys_d + qh * aw.n_q)
-                o0 = 0
-                while o0 < aw.n_q:
-                    no = aw.n_q - o0 if aw.n_q - o0 < P.oseg else P.oseg
-                    for o in range(no):          # gy row segment as [o][KB]
-                        for v in range(nk):
-                            gbuf[o * P.KB + v] = grow[v * P.ys_c + o0 + o]
-                        for v in range(nk, P.KB):
-                            gbuf[o * P.KB + v] = 0
-                    width = (no - 1) * aw.stride + (aw.taps - 1) * aw.dil + 1
+        ximg = x + (n * P.G + g) * P.Cg * P.xs_c
+        o0 = 0
+        while o0 < aw.n_q:
+            no = aw.n_q - o0 if aw.n_q - o0 < P.oseg else P.oseg
+            width = (no - 1) * aw.stride + (aw.taps - 1) * aw.dil + 1
+            for i in range(P.nslot):
+                tags[i] = -1
+            for qd in range(P.ad.n_q):
+                tap_range(&P.ad, qd, &td0, &td1)
+                for qh in range(P.ah.n_q):
+                    tap_range(&P.ah, qh, &th0, &th1)
+                    if td1 <= td0 or th1 <= th0:
+                        continue
+                    grow = (gy + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
+                            + qd * P.ys_d + qh * aw.n_q)
+                    pack_grad_row(P, grow, nk, o0, no, gbuf)
                     for td in range(td0, td1):
+                        idep = qd * P.ad.stride + P.ad.off + td * P.ad.dil
                         for th in range(th0, th1):
-                            xrow = (x + (n * P.G + g) * P.Cg * P.xs_c
-                                    + (qd * P.ad.stride + P.ad.off + td * P.ad.dil) * P.xs_d
-                                    + (qh * P.ah.stride + P.ah.off + th * P.ah.dil) * aw.n_in)
-                            # input row segment as [u][Cg], zero outside the row
-                            for u in range(width):
-                                iw = o0 * aw.stride + aw.off + u
-                                if iw < 0 or iw >= aw.n_in:
-                                    for c in range(P.Cg):
-                                        xbuf[u * P.Cg + c] = 0
-                                else:
-                                    for c in range(P.Cg):
-                                        xbuf[u * P.Cg + c] = xrow[c * P.xs_c + iw]
+                            irow = qh * P.ah.stride + P.ah.off + th * P.ah.dil
+                            tag = idep * P.ah.n_in + irow
+                            slot = ((idep % P.span_d) * P.span_h + irow % P.span_h) % P.nslot
+                            xbuf = xcache + slot * P.slot_elems
+                            if tags[slot] != tag:
+                                pack_input_row(P, ximg + idep * P.xs_d + irow * aw.n_in,
+                                               o0 * aw.stride + aw.off, width, xbuf)
+                                tags[slot] = tag
                             at = acc + (td * P.ah.taps + th) * aw.taps * P.Cg * P.KB
                             # (kw, c) pairs: with dilation 1 their input offsets
                             # kw*Cg + c are one contiguous run, so tiles span taps
@@ -756,14 +802,14 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                                 while c0 < span:
                                     pb = P.pbmax
                                     while pb > 1 and c0 + pb > span:
-                                        pb = 8 if pb > 8 else pb // 2
+                                        pb = smaller_tile(P.kv, pb)
                                     fwd_tile(P.kv, pb, xbuf + kw * aw.dil * P.Cg + c0, gbuf,
                                              NULL, NULL, 1, 0, 0, 1, 1, no, 0, 0,
                                              aw.stride * P.Cg, 0, 0, 1, 0, 0, 0,
                                              at + (kw * P.Cg + c0) * P.KB,
                                              at + (kw * P.Cg + c0) * P.KB)
                                     c0 += pb
-                    o0 += no
+            o0 += no
 
 
 def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
@@ -771,9 +817,10 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
                          Py_ssize_t Kg, int kv, Py_ssize_t nchunks, tuple axes,
                          int nthreads):
     cdef BPlan P
-    cdef Py_ssize_t item, nitems
+    cdef Py_ssize_t item, nitems, t
     cdef floating[:, ::1] gbuf
-    cdef floating[:, ::1] xbuf
+    cdef floating[:, ::1] xcache
+    cdef Py_ssize_t[:, ::1] tags
     P.ad, P.ah, P.aw = make_axis(axes[0]), make_axis(axes[1]), make_axis(axes[2])
     P.N, P.G, P.Cg, P.Kg, P.kv, P.nchunks = N, G, Cg, Kg, kv, nchunks
     P.KB = kv * vector_lanes(<floating> 0)
@@ -784,26 +831,33 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     P.ys_d = P.ah.n_q * P.aw.n_q
     P.ys_c = P.ad.n_q * P.ys_d
     P.blk = P.ad.taps * P.ah.taps * P.aw.taps * Cg * P.KB
-    # output positions per segment: the packed input segment fits XBUF_ELEMS
+    # output positions per segment: one packed input row fits XBUF_ELEMS
     P.oseg = ((XBUF_ELEMS // max(Cg, 1) - (P.aw.taps - 1) * P.aw.dil - 1)
               // P.aw.stride + 1)
     P.oseg = max(1, min(P.oseg, P.aw.n_q))
+    P.slot_elems = ((P.oseg - 1) * P.aw.stride + (P.aw.taps - 1) * P.aw.dil + 1) * max(Cg, 1)
+    # the input rows one output row reads: (taps - 1) * dil + 1 per axis
+    P.span_d = (P.ad.taps - 1) * P.ad.dil + 1
+    P.span_h = (P.ah.taps - 1) * P.ah.dil + 1
+    P.nslot = max(1, min(P.span_d * P.span_h, XCACHE_ELEMS // P.slot_elems))
     nitems = nchunks * G * P.nkb
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
         return
     nthreads = max(1, min(nthreads, nitems))
     dt = np.asarray(part).dtype
     gbuf = scratch("grad_row", nthreads, P.oseg * P.KB, dt)
-    xbuf = scratch("input_row", nthreads,
-                   ((P.oseg - 1) * P.aw.stride + (P.aw.taps - 1) * P.aw.dil + 1) * max(Cg, 1), dt)
+    xcache = scratch("input_rows", nthreads, P.nslot * P.slot_elems, dt)
+    tags = scratch("input_row_tags", nthreads, P.nslot, np.intp)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
-                bww_item(item, &P, &x[0], &gy[0], &part[0],
-                         &gbuf[omp_get_thread_num(), 0], &xbuf[omp_get_thread_num(), 0])
+                t = omp_get_thread_num()
+                bww_item(item, &P, &x[0], &gy[0], &part[0], &gbuf[t, 0], &xcache[t, 0],
+                         &tags[t, 0])
         else:
             for item in range(nitems):
-                bww_item(item, &P, &x[0], &gy[0], &part[0], &gbuf[0, 0], &xbuf[0, 0])
+                bww_item(item, &P, &x[0], &gy[0], &part[0], &gbuf[0, 0], &xcache[0, 0],
+                         &tags[0, 0])
 
 
 def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_size):
