@@ -164,3 +164,22 @@ def test_show_config_reports_the_variant_and_cpu(capsys):
     info = cyconv._config.config()
     assert info["simd"] == _dispatch.variant
     assert info["vector_bytes"] == _dispatch.kernels.VECTOR_BYTES
+
+
+def test_the_forced_variant_is_the_one_in_use():
+    """CYCONV_SIMD naming a runnable variant: the import chose exactly it."""
+    forced = os.environ.get("CYCONV_SIMD", "").strip().lower()
+    if forced not in _dispatch.runnable_variants():
+        pytest.skip("CYCONV_SIMD does not name a runnable variant in this run")
+    chosen, _ = _dispatch.choose(forced, _dispatch.available, _dispatch.cpu)
+    assert chosen == forced
+    if os.environ.get("CYCONV_TEST_SIMD", "all").strip().lower() == "active":
+        assert _dispatch.variant == forced
+
+
+def test_the_installed_package_is_under_test():
+    """tools/check_wheel.sh names the environment the package must come from."""
+    where = os.environ.get("CYCONV_TEST_INSTALLED_UNDER")
+    if not where:
+        pytest.skip("CYCONV_TEST_INSTALLED_UNDER not set (a source-tree run)")
+    assert os.path.realpath(cyconv.__file__).startswith(os.path.realpath(where))
