@@ -248,7 +248,8 @@ class BuildExt(build_ext):
         if ctype == "msvc":
             cflags = ["/O2", "/fp:contract"] if not debug else ["/Od", "/Zi"]
         else:
-            cflags = ["-O3", "-ffp-contract=fast", "-fno-math-errno"]
+            # -g0: no debug info in the release modules (python's CFLAGS carry -g)
+            cflags = ["-O3", "-g0", "-ffp-contract=fast", "-fno-math-errno"]
             if debug:
                 cflags = ["-O1", "-g", "-fno-omit-frame-pointer", "-ffp-contract=fast"]
         cflags += shlex.split(os.environ.get("CYCONV_EXTRA_CFLAGS", ""))
