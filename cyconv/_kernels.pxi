@@ -606,8 +606,15 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
 
 
 def choose_kv(Py_ssize_t channels, dtype):
-    """Channel vectors per register tile: two when there are enough channels."""
-    return 2 if channels >= 2 * lanes(dtype) else 1
+    """Channel vectors per register tile: two (one broadcast feeds two FMAs)
+    unless blocks of one vector pad fewer channels (e.g. 33 channels: 3 x 16
+    computed instead of 2 x 32)."""
+    cdef Py_ssize_t vl = lanes(dtype)
+    cdef Py_ssize_t pad1 = (vl - channels % vl) % vl             # (C division: no
+    cdef Py_ssize_t pad2 = (2 * vl - channels % (2 * vl)) % (2 * vl)  # negative operands)
+    if channels < 2 * vl:
+        return 1
+    return 2 if pad2 <= pad1 else 1
 
 
 def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None)):
@@ -870,6 +877,108 @@ def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_siz
     return n
 
 
+# --------------------------------------------------------------------------
+# backward-weight of one-tap convolutions (1x1..., stride 1, no padding)
+# --------------------------------------------------------------------------
+#
+# dw[k, c] = sum_{n, p} gy[n, k, p] x[n, c, p]: a matrix product reduced along
+# the contiguous positions p.  The dot-product tiles (wd_*) read the gy and x
+# rows where they are (nothing is packed or transposed) and keep lane partial
+# sums [k][c][VL] per batch chunk; chunks, then lanes, are added in a fixed
+# order at the end.
+
+cdef enum:
+    DOT_SEG = 512            # positions per pass: a block's gy rows stay in L2
+    DOT_KBLOCK = 16          # output channels per work item
+    DOT_MIN_VECTORS = 8      # shorter rows: the channel path is cheaper
+
+
+def dot_path_applies(tuple axes, dtype):
+    """True for one tap per axis, unit stride, no padding, so that x and gy
+    share their (flattened, contiguous) positions, and rows long enough."""
+    L = 1
+    for a in axes:
+        n_in, taps, stride, dil, off, n_q = a[:6]
+        if taps != 1 or stride != 1 or off != 0 or n_q != n_in:
+            return False
+        L *= n_in
+    return L >= DOT_MIN_VECTORS * lanes(dtype)
+
+
+cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks,
+                               Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t L,
+                               Py_ssize_t nkblk, const floating* x, const floating* gy,
+                               floating* part) noexcept nogil:
+    """Output channels [k0, k1) of one (batch chunk, group), all input channels."""
+    cdef Py_ssize_t VL = vector_lanes(<floating> 0)
+    cdef Py_ssize_t kblk = item % nkblk, g = (item // nkblk) % G
+    cdef Py_ssize_t chunk = item // (nkblk * G)
+    cdef Py_ssize_t k0 = kblk * DOT_KBLOCK, k1 = k0 + DOT_KBLOCK
+    cdef Py_ssize_t MK = wd_rows(), MC = wd_cols()
+    cdef Py_ssize_t nfull = (L // VL) * VL
+    cdef Py_ssize_t n, p0, p1, c0, mc, kk, mk, k, c, p
+    cdef floating* acc = part + (chunk * G + g) * Kg * Cg * VL
+    cdef const floating* gn
+    cdef const floating* xn
+    cdef floating s
+    if k1 > Kg:
+        k1 = Kg
+    for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
+        gn = gy + (n * G + g) * Kg * L
+        xn = x + (n * G + g) * Cg * L
+        p0 = 0
+        while p0 < nfull:
+            p1 = p0 + DOT_SEG if p0 + DOT_SEG < nfull else nfull
+            c0 = 0
+            while c0 < Cg:
+                mc = Cg - c0 if Cg - c0 < MC else MC
+                kk = k0
+                while kk < k1:
+                    mk = k1 - kk if k1 - kk < MK else MK
+                    wd_tile(mk, mc, gn + kk * L + p0, L, xn + c0 * L + p0, L,
+                            acc + (kk * Cg + c0) * VL, Cg, (p1 - p0) // VL)
+                    kk += mk
+                c0 += mc
+            p0 = p1
+        # positions past the last whole vector: scalar, into lane 0
+        if nfull < L:
+            for k in range(k0, k1):
+                for c in range(Cg):
+                    s = 0
+                    for p in range(nfull, L):
+                        s = s + gn[k * L + p] * xn[c * L + p]
+                    acc[(k * Cg + c) * VL] += s
+
+
+def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] part,
+                  Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t L,
+                  Py_ssize_t nchunks, int nthreads):
+    cdef Py_ssize_t nkblk = (Kg + DOT_KBLOCK - 1) // DOT_KBLOCK
+    cdef Py_ssize_t nitems = nchunks * G * nkblk, item
+    if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
+        return
+    nthreads = max(1, min(nthreads, nitems))
+    with nogil:
+        if nthreads > 1:
+            for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
+                dot_grad_item(item, N, nchunks, G, Cg, Kg, L, nkblk, &x[0], &gy[0], &part[0])
+        else:
+            for item in range(nitems):
+                dot_grad_item(item, N, nchunks, G, Cg, Kg, L, nkblk, &x[0], &gy[0], &part[0])
+
+
+def sum_lane_partials(part):
+    """part[chunk, ..., lane] summed over chunks, then lanes, in a fixed order
+    (the result does not depend on how many threads filled `part`)."""
+    total = part[0]
+    for i in range(1, part.shape[0]):
+        total = total + part[i]
+    acc = total[..., 0].copy()
+    for lane in range(1, part.shape[part.ndim - 1]):   # (no negative indices here)
+        acc += total[..., lane]
+    return acc
+
+
 def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     """dw = sum over batch and positions of gy (x) x-windows; dw preallocated."""
     N, C = x.shape[:2]
@@ -883,13 +992,17 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
         part = np.zeros((nchunks, G, Kg, Cg, KH, KW, VL), dtype=x.dtype)
         _run_width_grad(x.reshape(-1), gy.reshape(-1), part.reshape(-1), N, G, Cg, Kg,
                         nchunks, axes, plan, nthreads)
-        total = part[0]
-        for i in range(1, nchunks):      # fixed order: chunk 0, 1, 2, ...
-            total = total + part[i]
-        acc = total[..., 0].copy()       # horizontal sum, fixed lane order
-        for lane in range(1, VL):
-            acc += total[..., lane]
-        dw[...] = acc.reshape(dw.shape)
+        dw[...] = sum_lane_partials(part).reshape(dw.shape)
+        return
+    if dot_path_applies(axes, x.dtype):
+        VL = lanes(x.dtype)
+        L = x.shape[2] * x.shape[3] * x.shape[4]
+        nkblk = -(-Kg // DOT_KBLOCK)
+        nchunks = backward_weight_chunks(N, G * nkblk, DOT_KBLOCK * Cg * VL)
+        part = np.zeros((nchunks, G, Kg, Cg, VL), dtype=x.dtype)
+        _run_dot_grad(x.reshape(-1), gy.reshape(-1), part.reshape(-1), N, G, Cg, Kg, L,
+                      nchunks, nthreads)
+        dw[...] = sum_lane_partials(part).reshape(dw.shape)
         return
     kv = choose_kv(Kg, x.dtype)
     KB = kv * lanes(x.dtype)

@@ -36,7 +36,21 @@
 typedef float cy_vf32 __attribute__((vector_size(CY_VBYTES)));
 typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
 
+/* cy_loadr: a load whose value stays in a register.  Without it GCC folds a
+ * loaded vector that feeds several FMAs back into each FMA as a memory
+ * operand (one load per FMA), which makes the dot-product tiles load-bound.
+ * The empty asm "modifies" the register, so the load cannot be repeated. */
+#if defined(__x86_64__) || defined(__i386__)
+#define CY_PIN(v) __asm__("" : "+v"(v))
+#elif defined(__aarch64__)
+#define CY_PIN(v) __asm__("" : "+w"(v))
+#else
+#define CY_PIN(v) ((void)0)
+#endif
+
 #define CY_DEFINE_VEC_OPS(T, V, S)                                              \
+    static inline V cy_loadr_##S(const T *p) {                                  \
+        V v; __builtin_memcpy(&v, p, sizeof v); CY_PIN(v); return v; }          \
     static inline V cy_zero_##S(void) { V v = {0}; return v; }                  \
     static inline V cy_set1_##S(T s) { V v = {0}; return v + s; }               \
     static inline V cy_load_##S(const T *p) {                                   \
@@ -91,6 +105,7 @@ typedef __m128d cy_vf64;
     static __inline V cy_zero_##S(void) { return P(setzero)(); }                  \
     static __inline V cy_set1_##S(T s) { return P(set1)(s); }                     \
     static __inline V cy_load_##S(const T *p) { return P(loadu)(p); }             \
+    static __inline V cy_loadr_##S(const T *p) { return P(loadu)(p); }            \
     static __inline void cy_store_##S(T *p, V v) { P(storeu)(p, v); }             \
     CY_DEFINE_FMA(T, V, S, P)
 

@@ -431,3 +431,27 @@ def test_zero_extent_input_with_padding_gives_bias():
     dw = cyconv.conv3d_backward_weight(x, np.ones_like(y), w.shape, stride=(2, 1, 1),
                                        dilation=(2, 1, 2), padding=1, groups=2)
     assert np.all(dw == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,groups", [
+    ((2, 7, 9, 31), (5, 7, 1, 1), 1),            # tails of rows (9*31 = 279 positions)
+    ((3, 12, 16, 16), (33, 12, 1, 1), 1),        # whole vectors only; 33 = 2 blocks + 1
+    ((1, 6, 600), (9, 2, 1), 3),                 # 1-D, groups, one long row > one pass
+    ((2, 4, 3, 5, 40), (4, 4, 1, 1, 1), 1),      # 3-D
+    ((1, 256, 64, 40), (20, 128, 1, 1), 2),      # many input channels, remainder tiles
+])
+def test_one_tap_weight_gradient(xs, ws, groups, dtype):
+    """1x1, stride 1, unpadded: the weight gradient as a matrix product over
+    positions (dot-product tiles, lane partial sums, scalar row tails)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(xs).astype(dtype)
+    nd = len(ws) - 2
+    gy = rng.standard_normal((xs[0], ws[0]) + xs[2:]).astype(dtype)
+    got = BACKWARD_WEIGHT[nd](x, gy, ws, groups=groups)
+    one = [(0, 0)] * nd
+    want = ref.backward_weight(x, gy, ws, (1,) * nd, one, (1,) * nd, groups)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, (1,) * nd, one, (1,) * nd, groups)
+    assert_close(got, want, want_abs, xs[0] * int(np.prod(xs[2:])), dtype)
+    for t in (1, 3):
+        assert np.array_equal(BACKWARD_WEIGHT[nd](x, gy, ws, groups=groups, num_threads=t), got)
