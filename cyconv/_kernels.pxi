@@ -482,7 +482,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t g = item % P.G, chunk = item // P.G
-    cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw, u, kw
+    cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw
     cdef const floating* grow
     cdef const floating* xr
     cdef floating* acc
@@ -495,7 +495,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
             for sb in range(P.nsb):
                 q0 = sb * P.S
                 q1 = q0 + P.S if q0 + P.S < aw.n_q else aw.n_q
-                nvec = (q1 - q0) // P.VL      # whole vectors; the tail is scalar
+                nvec = (q1 - q0) // P.VL      # whole vectors, then a masked tail
                 fill_patch(P, x + (n * P.G + g) * P.Cg * P.xs_c, patch, ih_lo, nrows,
                            q0 + aw.off)
                 for m in range(P.Kg):
@@ -512,12 +512,12 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                     if nvec > 0:
                                         wg_tile(nkw, grow, xr, acc + (kh * aw.taps + kw0) * P.VL,
                                                 nvec, aw.dil)
-                                    # positions past the last whole vector, scalar (only
-                                    # valid positions are read: IEEE-exact for NaN/Inf)
-                                    for kw in range(nkw):
-                                        for u in range(nvec * P.VL, q1 - q0):
-                                            acc[(kh * aw.taps + kw0 + kw) * P.VL] += (
-                                                grow[u] * xr[u + kw * aw.dil])
+                                    # positions past the last whole vector: one masked
+                                    # vector step (lanes past the row add exactly +0)
+                                    if nvec * P.VL < q1 - q0:
+                                        wg_tail(nkw, grow + nvec * P.VL, xr + nvec * P.VL,
+                                                acc + (kh * aw.taps + kw0) * P.VL, aw.dil,
+                                                q1 - q0 - nvec * P.VL)
                                     kw0 += nkw
 
 

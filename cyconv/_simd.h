@@ -62,6 +62,17 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
 CY_DEFINE_VEC_OPS(float, cy_vf32, f32)
 CY_DEFINE_VEC_OPS(double, cy_vf64, f64)
 
+/* cy_maskn: lanes >= n set to +0.0 (bitwise, so NaN and Inf there vanish) */
+typedef int cy_vi32 __attribute__((vector_size(CY_VBYTES)));
+typedef long long cy_vi64 __attribute__((vector_size(CY_VBYTES)));
+#define CY_DEFINE_MASKN(V, VI, S, L)                                            \
+    static inline V cy_maskn_##S(V v, long n) {                                 \
+        VI idx, lim;                                                            \
+        for (int i = 0; i < (L); i++) { idx[i] = i; lim[i] = n; }              \
+        return (V)((VI)v & (VI)(idx < lim)); }
+CY_DEFINE_MASKN(cy_vf32, cy_vi32, f32, CY_VL_F32)
+CY_DEFINE_MASKN(cy_vf64, cy_vi64, f64, CY_VL_F64)
+
 #else  /* x86 intrinsics (MSVC, or CY_SIMD_INTRINSICS) */
 
 #if !(defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86))
@@ -111,6 +122,15 @@ typedef __m128d cy_vf64;
 
 CY_DEFINE_VEC_OPS(float, cy_vf32, f32, CY_PS)
 CY_DEFINE_VEC_OPS(double, cy_vf64, f64, CY_PD)
+
+/* cy_maskn: lanes >= n set to +0.0 (through memory: used for row tails only) */
+#define CY_DEFINE_MASKN(T, V, S, L, P)                                             \
+    static __inline V cy_maskn_##S(V v, long n) {                                  \
+        T buf[L]; int i; P(storeu)(buf, v);                                        \
+        for (i = (int)(n < 0 ? 0 : n); i < (L); i++) buf[i] = 0;                  \
+        return P(loadu)(buf); }
+CY_DEFINE_MASKN(float, cy_vf32, f32, CY_VL_F32, CY_PS)
+CY_DEFINE_MASKN(double, cy_vf64, f64, CY_VL_F64, CY_PD)
 
 #endif
 
