@@ -78,10 +78,10 @@ def load(variant):
 
 cpu = _cpuinfo.features()
 available = built()
-variant, _warning = choose(os.environ.get("CYCONV_SIMD"), available, cpu)
+requested = os.environ.get("CYCONV_SIMD") or None
+variant, _warning = choose(requested, available, cpu)
 if _warning:
     warnings.warn(_warning, RuntimeWarning, stacklevel=2)
-requested = os.environ.get("CYCONV_SIMD") or None
 kernels = load(variant)
 
 

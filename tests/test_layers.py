@@ -30,6 +30,13 @@ def _nd(p):
     return p["w"].ndim - 2
 
 
+def _grad_out(p):
+    """A random output gradient of the problem's forward output shape."""
+    x, w = p["x"], p["w"]
+    shape = (x.shape[0], w.shape[0]) + out_shape(x, w, p["stride"], p["pads"], p["dilation"])
+    return p["rng"].standard_normal(shape).astype(x.dtype)
+
+
 @given(conv_problems(), st.booleans())
 def test_forward(p, generic):
     x, w, b = p["x"], p["w"], p["b"]
@@ -45,9 +52,7 @@ def test_forward(p, generic):
 @given(conv_problems(), st.booleans())
 def test_backward_input(p, generic):
     x, w = p["x"], p["w"]
-    gy = p["rng"].standard_normal((x.shape[0], w.shape[0])
-                                  + out_shape(x, w, p["stride"], p["pads"], p["dilation"]))
-    gy = gy.astype(x.dtype)
+    gy = _grad_out(p)
     f = cyconv.conv_backward_input if generic else BACKWARD_INPUT[_nd(p)]
     dx = f(gy, w, x.shape, stride=p["stride"], padding=p["padding"],
            dilation=p["dilation"], groups=p["groups"])
@@ -60,9 +65,7 @@ def test_backward_input(p, generic):
 @given(conv_problems(), st.booleans())
 def test_backward_weight(p, generic):
     x, w = p["x"], p["w"]
-    gy = p["rng"].standard_normal((x.shape[0], w.shape[0])
-                                  + out_shape(x, w, p["stride"], p["pads"], p["dilation"]))
-    gy = gy.astype(x.dtype)
+    gy = _grad_out(p)
     f = cyconv.conv_backward_weight if generic else BACKWARD_WEIGHT[_nd(p)]
     dw = f(x, gy, w.shape, stride=p["stride"], padding=p["padding"],
            dilation=p["dilation"], groups=p["groups"])
