@@ -47,6 +47,7 @@ import threading
 
 import numpy as np
 
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 # The micro-kernels (fwd_tile, wv_tile, wr_tile, wg_tile, tile_width,
@@ -173,6 +174,7 @@ cdef enum:
 
 cdef struct Plan:
     Py_ssize_t G, Cg, Kg, KB, nkb, pbmax, cb
+    Py_ssize_t woff                   # this w-phase's packed weights in wpk
     int kv
     Py_ssize_t xs_c, xs_d, xs_h       # input strides (channel, depth, height)
     Py_ssize_t ys_c, ys_d, ys_h       # output strides
@@ -226,12 +228,19 @@ cdef inline void conv_span(
         q += pb
 
 
-cdef inline void conv_row(Py_ssize_t item, const Plan* P, const floating* x,
-                          const floating* wpk, const floating* bpk, floating* y,
-                          floating* abuf) noexcept nogil:
-    """One output row (all positions along w) of one output-channel block."""
+cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
+                          const floating* x, const floating* wpk, const floating* bpk,
+                          floating* y, floating* abuf) noexcept nogil:
+    """One output row (all positions along w) of one output-channel block.
+
+    ``plans`` holds one Plan per phase along w (several only for strided
+    transposed convolutions; they differ only in their w axis and packed
+    weights).  The phases run per row segment, one after the other, so the
+    output lines a segment writes stay in cache until every phase is done."""
+    cdef const Plan* P = &plans[0]
+    cdef const Plan* Q
     cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, nd, nh, nk
-    cdef Py_ssize_t s0, s1, c0, nc
+    cdef Py_ssize_t s0, s1, c0, nc, ph, nq_max = 0
     cdef const floating* xrow
     cdef const floating* wblk
     cdef const floating* bblk = NULL
@@ -258,24 +267,33 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* P, const floating* x,
     if nd > 0:
         xrow += (qd * P.ad.stride + P.ad.off + td0 * P.ad.dil) * P.xs_d
         xrow += (qh * P.ah.stride + P.ah.off + th0 * P.ah.dil) * P.xs_h
-    wblk = wpk + (g * P.nkb + kb) * P.Cg * P.wc + td0 * P.wkd + th0 * P.wkh
     if bpk != NULL:
         bblk = bpk + (g * P.nkb + kb) * P.KB
     yrow = (y + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
             + (qd * P.ad.out_step + P.ad.out_base) * P.ys_d
-            + (qh * P.ah.out_step + P.ah.out_base) * P.ys_h + P.aw.out_base)
+            + (qh * P.ah.out_step + P.ah.out_base) * P.ys_h)
+    for ph in range(nph):
+        if plans[ph].aw.n_q > nq_max:
+            nq_max = plans[ph].aw.n_q
     s0 = 0
-    while s0 < P.aw.n_q:
-        s1 = s0 + SEGMENT if s0 + SEGMENT < P.aw.n_q else P.aw.n_q
-        c0 = 0
-        while True:
-            nc = P.Cg - c0 if P.Cg - c0 < P.cb else P.cb
-            conv_span(P, s0, s1, xrow + c0 * P.xs_c, wblk + c0 * P.wc, bblk, yrow,
-                      nc, nd, nh, nk, abuf, c0 == 0, c0 + nc >= P.Cg)
-            c0 += nc
-            if c0 >= P.Cg:
-                break
-        s0 = s1
+    while s0 < nq_max:
+        for ph in range(nph):
+            Q = &plans[ph]
+            s1 = s0 + SEGMENT if s0 + SEGMENT < Q.aw.n_q else Q.aw.n_q
+            if s1 <= s0:
+                continue
+            wblk = (wpk + Q.woff + (g * P.nkb + kb) * P.Cg * Q.wc
+                    + td0 * Q.wkd + th0 * Q.wkh)
+            c0 = 0
+            while True:
+                nc = P.Cg - c0 if P.Cg - c0 < Q.cb else Q.cb
+                conv_span(Q, s0, s1, xrow + c0 * P.xs_c, wblk + c0 * Q.wc, bblk,
+                          yrow + Q.aw.out_base, nc, nd, nh, nk, abuf, c0 == 0,
+                          c0 + nc >= P.Cg)
+                c0 += nc
+                if c0 >= P.Cg:
+                    break
+        s0 += SEGMENT
 
 
 cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize_t itemsize,
@@ -309,26 +327,43 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
 
 def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::1] bpk,
                floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
-               Py_ssize_t Kg, int kv, tuple axes, int nthreads):
-    cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1]), aw = make_axis(axes[2])
-    cdef Plan P = make_plan(G, Cg, Kg, kv, sizeof(floating), ad, ah, aw)
+               Py_ssize_t Kg, int kv, tuple axes, tuple woffs, int nthreads):
+    """``axes`` is (ad, ah, aw_0, aw_1, ...): one w axis per phase along w,
+    whose packed weights start at ``woffs[i]`` in ``wpk``."""
+    cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1])
+    cdef Py_ssize_t nph = len(axes) - 2, i
+    cdef Plan* plans
     cdef const floating* bp = NULL
-    cdef Py_ssize_t nitems = N * G * ad.n_q * ah.n_q * P.nkb, item
+    cdef Py_ssize_t nitems, item, nq = 0
     cdef floating[:, ::1] abuf
-    if y.shape[0] == 0 or x.shape[0] == 0 or wpk.shape[0] == 0 or aw.n_q <= 0:
+    if y.shape[0] == 0 or x.shape[0] == 0 or wpk.shape[0] == 0 or nph < 1:
         return
-    if bpk is not None and bpk.shape[0] > 0:
-        bp = &bpk[0]
-    nthreads = max(1, min(nthreads, nitems))
-    abuf = scratch("rows", nthreads, SEGMENT * P.KB, np.asarray(y).dtype)
-    with nogil:
-        if nthreads > 1:
-            for item in prange(nitems, num_threads=nthreads, schedule="static"):
-                conv_row(item, &P, &x[0], &wpk[0], bp, &y[0],
-                         &abuf[omp_get_thread_num(), 0])
-        else:
-            for item in range(nitems):
-                conv_row(item, &P, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0])
+    plans = <Plan*> malloc(nph * sizeof(Plan))
+    if plans == NULL:
+        raise MemoryError()
+    try:
+        for i in range(nph):
+            plans[i] = make_plan(G, Cg, Kg, kv, sizeof(floating), ad, ah,
+                                 make_axis(axes[2 + i]))
+            plans[i].woff = woffs[i]
+            nq = max(nq, plans[i].aw.n_q)
+        if nq <= 0:
+            return
+        if bpk is not None and bpk.shape[0] > 0:
+            bp = &bpk[0]
+        nitems = N * G * ad.n_q * ah.n_q * plans[0].nkb
+        nthreads = max(1, min(nthreads, nitems))
+        abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, np.asarray(y).dtype)
+        with nogil:
+            if nthreads > 1:
+                for item in prange(nitems, num_threads=nthreads, schedule="static"):
+                    conv_row(item, plans, nph, &x[0], &wpk[0], bp, &y[0],
+                             &abuf[omp_get_thread_num(), 0])
+            else:
+                for item in range(nitems):
+                    conv_row(item, plans, nph, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0])
+    finally:
+        free(plans)
 
 
 # --------------------------------------------------------------------------
@@ -589,20 +624,28 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
 
 
 def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
-                     Py_ssize_t Kg, tuple axes, int nthreads, bint swap, taps):
+                     Py_ssize_t Kg, ad, ah, list w_phases, int nthreads, bint swap,
+                     taps_d=None, taps_h=None):
     """Pick the path for this geometry, pack the weights for it and run it.
-    ``w`` is the 5-D weight tensor (see ``pack_weights`` for ``swap``)."""
-    plan = width_path_plan(Cg, Kg, axes, x.dtype)
-    if plan is not None:
-        wpk = pack_weights(w, G, 0, swap, taps)
-        _run_width(x.reshape(-1), wpk.reshape(-1), b, y.reshape(-1), N, G, Cg, Kg,
-                   axes, plan, nthreads)
+    ``w`` is the 5-D weight tensor (see ``pack_weights`` for ``swap``);
+    ``w_phases`` lists (taps_w, aw): one entry for a convolution, one per
+    stride phase along w for a transposed one (all written by one pass)."""
+    plans = [width_path_plan(Cg, Kg, (ad, ah, aw), x.dtype) for _, aw in w_phases]
+    if all(plan is not None for plan in plans):
+        for (taps_w, aw), plan in zip(w_phases, plans):
+            wpk = pack_weights(w, G, 0, swap, (taps_d, taps_h, taps_w))
+            _run_width(x.reshape(-1), wpk.reshape(-1), b, y.reshape(-1), N, G, Cg, Kg,
+                       (ad, ah, aw), plan, nthreads)
         return
     kv = choose_kv(Kg, x.dtype)
-    wpk = pack_weights(w, G, kv, swap, taps)
+    packs = [pack_weights(w, G, kv, swap, (taps_d, taps_h, taps_w)).reshape(-1)
+             for taps_w, _ in w_phases]
+    sizes = [p.size for p in packs]
+    woffs = tuple(sum(sizes[:i]) for i in range(len(packs)))
+    wpk = packs[0] if len(packs) == 1 else np.concatenate(packs)
     bpk = pack_bias(b, G, kv) if b is not None else None
-    _run_tiled(x.reshape(-1), wpk.reshape(-1), bpk, y.reshape(-1), N, G, Cg, Kg, kv,
-               axes, nthreads)
+    _run_tiled(x.reshape(-1), wpk, bpk, y.reshape(-1), N, G, Cg, Kg, kv,
+               (ad, ah) + tuple(aw for _, aw in w_phases), woffs, nthreads)
 
 
 def choose_kv(Py_ssize_t channels, dtype):
@@ -661,7 +704,8 @@ def conv_forward(x, w, b, y, Py_ssize_t G, tuple axes, int nthreads):
     if Cg == 0 or x.size == 0:       # every window empty or all padding: the bias
         y[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
         return
-    _convolve_packed(x, w, b, y, N, G, Cg, Kg, axes, nthreads, False, (None, None, None))
+    _convolve_packed(x, w, b, y, N, G, Cg, Kg, axes[0], axes[1], [(None, axes[2])],
+                     nthreads, False)
 
 
 def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
@@ -680,13 +724,15 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
         dx[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
     if Kg == 0 or gy.size == 0:
         return
+    # phases along d and h write disjoint output rows: one call each; the
+    # phases along w share rows and run together, per row segment
+    w_phases = [(taps, axis) for taps, axis in phases[2] if len(taps)]
     for taps_d, axis_d in phases[0]:
         for taps_h, axis_h in phases[1]:
-            for taps_w, axis_w in phases[2]:
-                if not (len(taps_d) and len(taps_h) and len(taps_w)):
-                    continue
-                _convolve_packed(gy, w, b, dx, N, G, Kg, Cg, (axis_d, axis_h, axis_w),
-                                 nthreads, True, (taps_d, taps_h, taps_w))
+            if not (len(taps_d) and len(taps_h) and w_phases):
+                continue
+            _convolve_packed(gy, w, b, dx, N, G, Kg, Cg, axis_d, axis_h, w_phases,
+                             nthreads, True, taps_d, taps_h)
 
 
 # --------------------------------------------------------------------------

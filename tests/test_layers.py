@@ -368,6 +368,31 @@ def test_large_reductions(xs, ws, stride, padding, groups, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,opad,dilation", [
+    ((2, 12, 300), (12, 40, 16), 8, 4, 0, 1),          # 8 phases, rows > one segment
+    ((1, 9, 290), (9, 20, 7), 3, 2, 2, 1),             # phases of 3 and 2 taps, n_q differ
+    ((2, 6, 5, 140), (6, 21, 3, 3), (2, 4), 1, (1, 1), (1, 2)),  # w phases with no taps
+    ((1, 5, 3, 4, 150), (5, 18, 2, 2, 5), (1, 2, 3), (0, 1, 2), 0, 1),  # 3-D
+])
+def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
+    """Strided transposed convolutions on the channel path: the stride phases
+    along w run together per row segment (segments, uneven and empty phases)."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[1]).astype(dtype)
+    nd = w.ndim - 2
+    tup = lambda v: v if isinstance(v, tuple) else (v,) * nd
+    y = cyconv.conv_transpose(x, w, b, stride=stride, padding=padding, output_padding=opad,
+                              dilation=dilation)
+    pads = [(p, p) for p in tup(padding)]
+    args = (tup(stride), pads, tup(opad), 1, tup(dilation))
+    want = ref.conv_transpose(x, w, b, *args)
+    want_abs = ref.conv_transpose(np.abs(x), np.abs(w), np.abs(b), *args)
+    assert_close(y, want, want_abs, w.shape[0] * w[0, 0].size + 1, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,padding,groups,dilation", [
     ((2, 6, 40, 45), (6, 1, 3, 3), 1, 6, 1),            # depthwise
     ((1, 2, 50, 4500), (2, 1, 5, 5), 2, 2, 1),          # several row blocks and segments
