@@ -57,7 +57,8 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
         V v; __builtin_memcpy(&v, p, sizeof v); return v; }                     \
     static inline void cy_store_##S(T *p, V v) { __builtin_memcpy(p, &v, sizeof v); } \
     static inline V cy_fma_##S(V acc, V a, T s) { return acc + a * s; }         \
-    static inline V cy_fmav_##S(V acc, V a, V b) { return acc + a * b; }
+    static inline V cy_fmav_##S(V acc, V a, V b) { return acc + a * b; }      \
+    static inline V cy_add_##S(V a, V b) { return a + b; }
 
 CY_DEFINE_VEC_OPS(float, cy_vf32, f32)
 CY_DEFINE_VEC_OPS(double, cy_vf64, f64)
@@ -118,6 +119,7 @@ typedef __m128d cy_vf64;
     static __inline V cy_load_##S(const T *p) { return P(loadu)(p); }             \
     static __inline V cy_loadr_##S(const T *p) { return P(loadu)(p); }            \
     static __inline void cy_store_##S(T *p, V v) { P(storeu)(p, v); }             \
+    static __inline V cy_add_##S(V a, V b) { return P(add)(a, b); }               \
     CY_DEFINE_FMA(T, V, S, P)
 
 CY_DEFINE_VEC_OPS(float, cy_vf32, f32, CY_PS)
