@@ -175,6 +175,7 @@ cdef enum:
 cdef struct Plan:
     Py_ssize_t G, Cg, Kg, KB, nkb, pbmax, cb
     Py_ssize_t woff                   # this w-phase's packed weights in wpk
+    Py_ssize_t Ky                     # output channels per group in y's layout
     int kv
     Py_ssize_t xs_c, xs_d, xs_h       # input strides (channel, depth, height)
     Py_ssize_t ys_c, ys_d, ys_h       # output strides
@@ -269,7 +270,7 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
         xrow += (qh * P.ah.stride + P.ah.off + th0 * P.ah.dil) * P.xs_h
     if bpk != NULL:
         bblk = bpk + (g * P.nkb + kb) * P.KB
-    yrow = (y + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
+    yrow = (y + ((n * P.G + g) * P.Ky + kb * P.KB) * P.ys_c
             + (qd * P.ad.out_step + P.ad.out_base) * P.ys_d
             + (qh * P.ah.out_step + P.ah.out_base) * P.ys_h)
     for ph in range(nph):
@@ -302,6 +303,7 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     P.G = G
     P.Cg = Cg
     P.Kg = Kg
+    P.Ky = Kg
     P.kv = kv
     P.KB = kv * (CY_VBYTES // itemsize)
     P.nkb = (Kg + P.KB - 1) // P.KB
@@ -327,8 +329,10 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
 
 def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::1] bpk,
                floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
-               Py_ssize_t Kg, int kv, tuple axes, tuple woffs, int nthreads):
-    """``axes`` is (ad, ah, aw_0, aw_1, ...): one w axis per phase along w,
+               Py_ssize_t Kg, int kv, tuple axes, tuple woffs, int nthreads,
+               Py_ssize_t Ky):
+    """The first ``Kg`` of the ``Ky`` output channels per group of ``y``.
+    ``axes`` is (ad, ah, aw_0, aw_1, ...): one w axis per phase along w,
     whose packed weights start at ``woffs[i]`` in ``wpk``."""
     cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1])
     cdef Py_ssize_t nph = len(axes) - 2, i
@@ -346,6 +350,7 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
             plans[i] = make_plan(G, Cg, Kg, kv, sizeof(floating), ad, ah,
                                  make_axis(axes[2 + i]))
             plans[i].woff = woffs[i]
+            plans[i].Ky = Ky
             nq = max(nq, plans[i].aw.n_q)
         if nq <= 0:
             return
@@ -378,6 +383,7 @@ cdef enum:
 
 cdef struct WPlan:
     Py_ssize_t G, Cg, Kg, VL
+    Py_ssize_t Ky, k0                 # y's channels per group; first one computed
     Py_ssize_t R, nrb, S, nsb, Wp, nrows_max
     Py_ssize_t xs_c, ys_c, ys_h, y0
     Py_ssize_t wm, wc, wkh
@@ -430,7 +436,8 @@ cdef inline void one_channel_rows(
             wr_tile(nr, pv, patch + (oh * ah.stride + ah.off - ih_lo) * P.Wp + (q - q0),
                     w + (ng % P.G) * P.wm,
                     (b + ng % P.G) if b != NULL else NULL,
-                    y + P.y0 + ng * P.ys_c + (oh * ah.out_step + ah.out_base) * P.ys_h
+                    y + P.y0 + (ng * P.Ky + P.k0) * P.ys_c
+                      + (oh * ah.out_step + ah.out_base) * P.ys_h
                       + q * aw.out_step + aw.out_base,
                     P.Cg, nrows * P.Wp, P.wc, ah.taps, aw.taps, ah.dil * P.Wp, aw.dil,
                     aw.taps, ah.stride * P.Wp, ah.out_step * P.ys_h, nq, aw.out_step)
@@ -476,7 +483,7 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
                 wv_tile(mbk, pv, prow + (q - q0),
                         w + ((ng % P.G) * P.Kg + m0) * P.wm,
                         (b + (ng % P.G) * P.Kg + m0) if b != NULL else NULL,
-                        y + P.y0 + (ng * P.Kg + m0) * P.ys_c
+                        y + P.y0 + (ng * P.Ky + P.k0 + m0) * P.ys_c
                           + (oh * ah.out_step + ah.out_base) * P.ys_h
                           + q * aw.out_step + aw.out_base,
                         P.Cg, nrows * P.Wp, P.wc, P.wm, ah.taps, aw.taps,
@@ -585,6 +592,7 @@ cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tu
     P.ah = make_axis(axes[1])
     P.aw = make_axis(axes[2])
     P.G, P.Cg, P.Kg = G, Cg, Kg
+    P.Ky, P.k0 = Kg, 0
     P.VL = VL
     P.R, P.S, P.Wp = plan
     P.nrb = (P.ah.n_q + P.R - 1) // P.R
@@ -601,11 +609,14 @@ cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tu
 
 def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1] b,
                floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
-               Py_ssize_t Kg, tuple axes, tuple plan, int nthreads):
+               Py_ssize_t Kg, tuple axes, tuple plan, int nthreads,
+               Py_ssize_t Ky, Py_ssize_t k0):
+    """Output channels [k0, k0 + Kg) of the Ky per group of ``y``."""
     cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0))
     cdef Py_ssize_t item, nitems
     cdef const floating* bp = NULL
     cdef floating[:, ::1] patch
+    P.Ky, P.k0 = Ky, k0
     nitems = N * G * P.nrb * P.nsb
     if y.shape[0] == 0 or nitems == 0:
         return
@@ -629,23 +640,56 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     """Pick the path for this geometry, pack the weights for it and run it.
     ``w`` is the 5-D weight tensor (see ``pack_weights`` for ``swap``);
     ``w_phases`` lists (taps_w, aw): one entry for a convolution, one per
-    stride phase along w for a transposed one (all written by one pass)."""
-    plans = [width_path_plan(Cg, Kg, (ad, ah, aw), x.dtype) for _, aw in w_phases]
-    if all(plan is not None for plan in plans):
-        for (taps_w, aw), plan in zip(w_phases, plans):
-            wpk = pack_weights(w, G, 0, swap, (taps_d, taps_h, taps_w))
-            _run_width(x.reshape(-1), wpk.reshape(-1), b, y.reshape(-1), N, G, Cg, Kg,
-                       (ad, ah, aw), plan, nthreads)
-        return
+    stride phase along w for a transposed one (all written by one pass).
+
+    Channel tiles cover whole blocks of KB output channels; when a few
+    channels are left over (e.g. 33 = 2 x 16 + 1) and the width path can take
+    them, it computes those instead of a block that would be mostly padding."""
+    VL = lanes(x.dtype)
     kv = choose_kv(Kg, x.dtype)
-    packs = [pack_weights(w, G, kv, swap, (taps_d, taps_h, taps_w)).reshape(-1)
-             for taps_w, _ in w_phases]
-    sizes = [p.size for p in packs]
-    woffs = tuple(sum(sizes[:i]) for i in range(len(packs)))
-    wpk = packs[0] if len(packs) == 1 else np.concatenate(packs)
-    bpk = pack_bias(b, G, kv) if b is not None else None
-    _run_tiled(x.reshape(-1), wpk, bpk, y.reshape(-1), N, G, Cg, Kg, kv,
-               (ad, ah) + tuple(aw for _, aw in w_phases), woffs, nthreads)
+    KB = kv * VL
+    # few channels: the width path alone; else a remainder of at most a
+    # quarter vector on the width path
+    rem = Kg if Kg * 2 <= VL else (Kg % KB if Kg > KB else 0)
+    plans = None
+    if rem and (rem == Kg or rem * 4 <= VL):
+        plans = [width_path_plan(Cg, rem, (ad, ah, aw), x.dtype) for _, aw in w_phases]
+        if any(plan is None for plan in plans):
+            plans = None
+    if plans is None:
+        rem = 0
+    Kt = Kg - rem                      # channels on the channel tiles
+    if Kt:
+        wt, bt = _channel_slice(w, b, G, Kg, 0, Kt, swap)
+        packs = [pack_weights(wt, G, kv, swap, (taps_d, taps_h, taps_w)).reshape(-1)
+                 for taps_w, _ in w_phases]
+        sizes = [p.size for p in packs]
+        woffs = tuple(sum(sizes[:i]) for i in range(len(packs)))
+        wpk = packs[0] if len(packs) == 1 else np.concatenate(packs)
+        bpk = pack_bias(bt, G, kv) if bt is not None else None
+        _run_tiled(x.reshape(-1), wpk, bpk, y.reshape(-1), N, G, Cg, Kt, kv,
+                   (ad, ah) + tuple(aw for _, aw in w_phases), woffs, nthreads, Kg)
+    if rem:
+        wr, br = _channel_slice(w, b, G, Kg, Kt, Kg, swap)
+        for (taps_w, aw), plan in zip(w_phases, plans):
+            wpk = pack_weights(wr, G, 0, swap, (taps_d, taps_h, taps_w))
+            _run_width(x.reshape(-1), wpk.reshape(-1), br, y.reshape(-1), N, G, Cg, rem,
+                       (ad, ah, aw), plan, nthreads, Kg, Kt)
+
+
+def _channel_slice(w, b, Py_ssize_t G, Py_ssize_t Kg, Py_ssize_t k0, Py_ssize_t k1,
+                   bint swap):
+    """Weights and bias of output channels [k0, k1) of each group (the output
+    channels are w's axis 0 per group, or axis 1 with ``swap``)."""
+    if k0 == 0 and k1 == Kg:
+        return w, b
+    if swap:
+        w = w[:, k0:k1]
+    else:
+        w = w.reshape((G, Kg) + w.shape[1:])[:, k0:k1].reshape((G * (k1 - k0),) + w.shape[1:])
+    if b is not None:
+        b = np.ascontiguousarray(b.reshape(G, Kg)[:, k0:k1]).reshape(-1)
+    return w, b
 
 
 def choose_kv(Py_ssize_t channels, dtype):

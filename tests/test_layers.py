@@ -342,10 +342,13 @@ def test_zero_input_channels_gives_bias():
     ((1, 90, 7, 6), (40, 45, 3, 3), (2, 1), 1, 2),    # blocks x groups x two channel vectors
     ((2, 70, 40), (5, 70, 9), 1, "same", 1),           # 1-D, long rows
     ((1, 64, 300), (2, 64, 5), 2, 2, 1),               # rows longer than one segment
+    ((2, 17, 9, 41), (33, 17, 5, 5), 1, 2, 1),         # 33 = 2 blocks + 1 on the width path
+    ((1, 34, 6, 30), (66, 17, 3, 3), 1, 1, 2),         # the same split in each of 2 groups
 ])
 def test_large_reductions(xs, ws, stride, padding, groups, dtype):
     """Reductions long enough to be split into input-channel blocks (partial
-    sums carried between blocks) and rows split into segments."""
+    sums carried between blocks), rows split into segments, and channel
+    counts whose last few channels run on the width path."""
     rng = np.random.default_rng(11)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
