@@ -793,10 +793,12 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
 cdef enum:
     XBUF_ELEMS = 65536       # one packed input row segment (elements)
     XCACHE_ELEMS = 131072    # per-thread cache of packed input rows (elements)
+    GBUF_ELEMS = 65536       # the packed gy rows of one item's channel blocks
 
 
 cdef struct BPlan:
     Py_ssize_t N, G, Cg, Kg, KB, nkb, nchunks, pbmax, oseg
+    Py_ssize_t nkg, nkbg              # channel blocks per item, items per group
     int kv
     Py_ssize_t xs_c, xs_d, ys_c, ys_d, blk
     Py_ssize_t span_d, span_h, nslot, slot_elems
@@ -844,24 +846,30 @@ cdef inline void pack_input_row(const BPlan* P, const floating* xrow, Py_ssize_t
 cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                           const floating* gy, floating* part, floating* gbuf,
                           floating* xcache, Py_ssize_t* tags) noexcept nogil:
-    """All of one (batch chunk, group, channel block): reduce over its images.
+    """Channel blocks [kb0, kb1) of one (batch chunk, group): reduce over its
+    images.  Each input row is packed once for all of them.
 
     Packed input rows are cached in `nslot` direct-mapped slots keyed by
     their (depth, row) index: a row read by several taps and output rows is
-    packed once while it stays in use."""
+    packed once while it stays in use.  The gy rows of the blocks are packed
+    side by side in gbuf ([block][o][KB])."""
     cdef const Axis* aw = &P.aw
-    cdef Py_ssize_t kb = item % P.nkb, g = (item // P.nkb) % P.G
-    cdef Py_ssize_t chunk = item // (P.nkb * P.G)
-    cdef Py_ssize_t nk = P.Kg - kb * P.KB
+    cdef Py_ssize_t kbg = item % P.nkbg, g = (item // P.nkbg) % P.G
+    cdef Py_ssize_t chunk = item // (P.nkbg * P.G)
+    cdef Py_ssize_t kb0 = kbg * P.nkg, kb1 = kb0 + P.nkg, kb, nk
     cdef Py_ssize_t n, qd, qh, td0, td1, th0, th1, td, th, o0, no, i
     cdef Py_ssize_t width, kw, c0, pb, span, idep, irow, slot, tag
+    cdef Py_ssize_t gstride = P.oseg * P.KB
     cdef const floating* grow
     cdef const floating* ximg
     cdef floating* xbuf
-    cdef floating* acc = part + ((chunk * P.G + g) * P.nkb + kb) * P.blk
+    cdef floating* acc = part + (chunk * P.G + g) * P.nkb * P.blk
     cdef floating* at
-    if nk > P.KB:
-        nk = P.KB
+    if kb1 > P.nkb:
+        kb1 = P.nkb
+    # (kw, c) pairs: with dilation 1 their input offsets kw*Cg + c are one
+    # contiguous run, so tiles span taps
+    span = aw.taps * P.Cg if aw.dil == 1 else P.Cg
     for n in range(chunk * P.N // P.nchunks, (chunk + 1) * P.N // P.nchunks):
         ximg = x + (n * P.G + g) * P.Cg * P.xs_c
         o0 = 0
@@ -876,9 +884,11 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                     tap_range(&P.ah, qh, &th0, &th1)
                     if td1 <= td0 or th1 <= th0:
                         continue
-                    grow = (gy + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
-                            + qd * P.ys_d + qh * aw.n_q)
-                    pack_grad_row(P, grow, nk, o0, no, gbuf)
+                    for kb in range(kb0, kb1):
+                        nk = P.Kg - kb * P.KB if P.Kg - kb * P.KB < P.KB else P.KB
+                        grow = (gy + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
+                                + qd * P.ys_d + qh * aw.n_q)
+                        pack_grad_row(P, grow, nk, o0, no, gbuf + (kb - kb0) * gstride)
                     for td in range(td0, td1):
                         idep = qd * P.ad.stride + P.ad.off + td * P.ad.dil
                         for th in range(th0, th1):
@@ -890,22 +900,22 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                                 pack_input_row(P, ximg + idep * P.xs_d + irow * aw.n_in,
                                                o0 * aw.stride + aw.off, width, xbuf)
                                 tags[slot] = tag
-                            at = acc + (td * P.ah.taps + th) * aw.taps * P.Cg * P.KB
-                            # (kw, c) pairs: with dilation 1 their input offsets
-                            # kw*Cg + c are one contiguous run, so tiles span taps
-                            span = aw.taps * P.Cg if aw.dil == 1 else P.Cg
-                            for kw in range(1 if aw.dil == 1 else aw.taps):
-                                c0 = 0
-                                while c0 < span:
-                                    pb = P.pbmax
-                                    while pb > 1 and c0 + pb > span:
-                                        pb = smaller_tile(P.kv, pb)
-                                    fwd_tile(P.kv, pb, xbuf + kw * aw.dil * P.Cg + c0, gbuf,
-                                             NULL, NULL, 1, 0, 0, 1, 1, no, 0, 0,
-                                             aw.stride * P.Cg, 0, 0, 1, 0, 0, 0,
-                                             at + (kw * P.Cg + c0) * P.KB,
-                                             at + (kw * P.Cg + c0) * P.KB)
-                                    c0 += pb
+                            for kb in range(kb0, kb1):
+                                at = (acc + kb * P.blk
+                                      + (td * P.ah.taps + th) * aw.taps * P.Cg * P.KB)
+                                for kw in range(1 if aw.dil == 1 else aw.taps):
+                                    c0 = 0
+                                    while c0 < span:
+                                        pb = P.pbmax
+                                        while pb > 1 and c0 + pb > span:
+                                            pb = smaller_tile(P.kv, pb)
+                                        fwd_tile(P.kv, pb, xbuf + kw * aw.dil * P.Cg + c0,
+                                                 gbuf + (kb - kb0) * gstride,
+                                                 NULL, NULL, 1, 0, 0, 1, 1, no, 0, 0,
+                                                 aw.stride * P.Cg, 0, 0, 1, 0, 0, 0,
+                                                 at + (kw * P.Cg + c0) * P.KB,
+                                                 at + (kw * P.Cg + c0) * P.KB)
+                                        c0 += pb
             o0 += no
 
 
@@ -928,21 +938,29 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     P.ys_d = P.ah.n_q * P.aw.n_q
     P.ys_c = P.ad.n_q * P.ys_d
     P.blk = P.ad.taps * P.ah.taps * P.aw.taps * Cg * P.KB
-    # output positions per segment: one packed input row fits XBUF_ELEMS
+    # channel blocks per item: all of a group's (each input row is packed
+    # once for all of them) unless that leaves fewer than two items per
+    # thread.  The summation order of every block is the same either way.
+    # (positive operands only: these divisions are C divisions)
+    P.nkbg = min(P.nkb, max(1, (2 * nthreads + nchunks * G - 1) // max(nchunks * G, 1)))
+    P.nkg = (P.nkb + P.nkbg - 1) // P.nkbg
+    P.nkbg = (P.nkb + P.nkg - 1) // P.nkg
+    # output positions per segment: one packed input row fits XBUF_ELEMS and
+    # the packed gy rows of an item's blocks fit GBUF_ELEMS
     P.oseg = ((XBUF_ELEMS // max(Cg, 1) - (P.aw.taps - 1) * P.aw.dil - 1)
               // P.aw.stride + 1)
-    P.oseg = max(1, min(P.oseg, P.aw.n_q))
+    P.oseg = max(1, min(P.oseg, P.aw.n_q, GBUF_ELEMS // (P.nkg * P.KB)))
     P.slot_elems = ((P.oseg - 1) * P.aw.stride + (P.aw.taps - 1) * P.aw.dil + 1) * max(Cg, 1)
     # the input rows one output row reads: (taps - 1) * dil + 1 per axis
     P.span_d = (P.ad.taps - 1) * P.ad.dil + 1
     P.span_h = (P.ah.taps - 1) * P.ah.dil + 1
     P.nslot = max(1, min(P.span_d * P.span_h, XCACHE_ELEMS // P.slot_elems))
-    nitems = nchunks * G * P.nkb
+    nitems = nchunks * G * P.nkbg
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
         return
     nthreads = max(1, min(nthreads, nitems))
     dt = np.asarray(part).dtype
-    gbuf = scratch("grad_row", nthreads, P.oseg * P.KB, dt)
+    gbuf = scratch("grad_row", nthreads, P.nkg * P.oseg * P.KB, dt)
     xcache = scratch("input_rows", nthreads, P.nslot * P.slot_elems, dt)
     tags = scratch("input_row_tags", nthreads, P.nslot, np.intp)
     with nogil:
