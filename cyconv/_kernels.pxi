@@ -48,7 +48,7 @@ import threading
 import numpy as np
 
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memmove, memset
 
 # The micro-kernels (fwd_tile, wv_tile, wr_tile, wg_tile, tile_width,
 # smaller_tile, wv_max_pv, wr_max_pv, vector_lanes, the cy_* vector ops and
@@ -794,6 +794,7 @@ cdef enum:
     XBUF_ELEMS = 65536       # one packed input row segment (elements)
     XCACHE_ELEMS = 131072    # per-thread cache of packed input rows (elements)
     GBUF_ELEMS = 65536       # the packed gy rows of one item's channel blocks
+    ROW_GROUP = 8            # output rows per tile reduction (at most)
 
 
 cdef struct BPlan:
@@ -801,7 +802,8 @@ cdef struct BPlan:
     Py_ssize_t nkg, nkbg              # channel blocks per item, items per group
     int kv
     Py_ssize_t xs_c, xs_d, ys_c, ys_d, blk
-    Py_ssize_t span_d, span_h, nslot, slot_elems
+    Py_ssize_t span_d, span_h, slot_elems
+    Py_ssize_t wrows, rmax            # rows per input-row window; output rows per group
     Axis ad, ah, aw
 
 
@@ -843,26 +845,61 @@ cdef inline void pack_input_row(const BPlan* P, const floating* xrow, Py_ssize_t
             xbuf[u * P.Cg + c] = src[u]
 
 
+cdef inline floating* input_rows(const BPlan* P, const floating* ximg, Py_ssize_t idep,
+                                 Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t iw0,
+                                 Py_ssize_t width, floating* xcache,
+                                 Py_ssize_t* state) noexcept nogil:
+    """Packed input rows [lo, hi] of depth plane ``idep`` (row r at the
+    returned pointer + (r - lo) * slot_elems).
+
+    Each of the span_d planes an output plane reads has a window of up to
+    ``wrows`` consecutive packed rows (state[3 * slot]: plane, first row,
+    rows held).  Row groups advance downwards, so rows still needed move to
+    the front of the window and only the new ones are packed."""
+    cdef Py_ssize_t slot = idep % P.span_d
+    cdef Py_ssize_t* st = state + 3 * slot
+    cdef floating* win = xcache + slot * P.wrows * P.slot_elems
+    cdef Py_ssize_t keep = 0, r
+    if st[0] == idep and st[2] > 0 and lo >= st[1]:
+        if hi < st[1] + st[2]:
+            return win + (lo - st[1]) * P.slot_elems
+        keep = st[1] + st[2] - lo
+        if keep < 0:
+            keep = 0
+        if keep > 0 and lo > st[1]:
+            memmove(win, win + (lo - st[1]) * P.slot_elems,
+                    keep * P.slot_elems * sizeof(floating))
+    for r in range(lo + keep, hi + 1):
+        pack_input_row(P, ximg + idep * P.xs_d + r * P.aw.n_in, iw0, width,
+                       win + (r - lo) * P.slot_elems)
+    st[0] = idep
+    st[1] = lo
+    st[2] = hi + 1 - lo
+    return win
+
+
 cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                           const floating* gy, floating* part, floating* gbuf,
-                          floating* xcache, Py_ssize_t* tags) noexcept nogil:
+                          floating* xcache, Py_ssize_t* state) noexcept nogil:
     """Channel blocks [kb0, kb1) of one (batch chunk, group): reduce over its
     images.  Each input row is packed once for all of them.
 
-    Packed input rows are cached in `nslot` direct-mapped slots keyed by
-    their (depth, row) index: a row read by several taps and output rows is
-    packed once while it stays in use.  The gy rows of the blocks are packed
-    side by side in gbuf ([block][o][KB])."""
+    Output rows with the same taps along h run in groups of up to ``rmax``:
+    every tile reduces over all their positions (the rows of a group are
+    one packed-row stride apart in the input-row window, ``input_rows``),
+    so the accumulators go through memory once per group, not per row.
+    The gy rows of a group are packed [block][row][o][KB] in gbuf."""
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t kbg = item % P.nkbg, g = (item // P.nkbg) % P.G
     cdef Py_ssize_t chunk = item // (P.nkbg * P.G)
     cdef Py_ssize_t kb0 = kbg * P.nkg, kb1 = kb0 + P.nkg, kb, nk
-    cdef Py_ssize_t n, qd, qh, td0, td1, th0, th1, td, th, o0, no, i
-    cdef Py_ssize_t width, kw, c0, pb, span, idep, irow, slot, tag
-    cdef Py_ssize_t gstride = P.oseg * P.KB
+    cdef Py_ssize_t n, qd, qh, nr, r, td0, td1, th0, th1, t0, t1, td, th, o0, no, i
+    cdef Py_ssize_t width, kw, c0, pb, span, idep, lo, hi
+    cdef Py_ssize_t gstride = P.rmax * P.oseg * P.KB
     cdef const floating* grow
     cdef const floating* ximg
-    cdef floating* xbuf
+    cdef floating* rows
+    cdef floating* gb
     cdef floating* acc = part + (chunk * P.G + g) * P.nkb * P.blk
     cdef floating* at
     if kb1 > P.nkb:
@@ -876,46 +913,56 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
         while o0 < aw.n_q:
             no = aw.n_q - o0 if aw.n_q - o0 < P.oseg else P.oseg
             width = (no - 1) * aw.stride + (aw.taps - 1) * aw.dil + 1
-            for i in range(P.nslot):
-                tags[i] = -1
+            for i in range(P.span_d):
+                state[3 * i] = -1
             for qd in range(P.ad.n_q):
                 tap_range(&P.ad, qd, &td0, &td1)
-                for qh in range(P.ah.n_q):
+                qh = 0
+                while qh < P.ah.n_q:
                     tap_range(&P.ah, qh, &th0, &th1)
+                    nr = 1
+                    while nr < P.rmax and qh + nr < P.ah.n_q:
+                        tap_range(&P.ah, qh + nr, &t0, &t1)
+                        if t0 != th0 or t1 != th1:
+                            break
+                        nr += 1
                     if td1 <= td0 or th1 <= th0:
+                        qh += nr
                         continue
                     for kb in range(kb0, kb1):
                         nk = P.Kg - kb * P.KB if P.Kg - kb * P.KB < P.KB else P.KB
-                        grow = (gy + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
-                                + qd * P.ys_d + qh * aw.n_q)
-                        pack_grad_row(P, grow, nk, o0, no, gbuf + (kb - kb0) * gstride)
+                        for r in range(nr):
+                            grow = (gy + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
+                                    + qd * P.ys_d + (qh + r) * aw.n_q)
+                            pack_grad_row(P, grow, nk, o0, no,
+                                          gbuf + (kb - kb0) * gstride + r * no * P.KB)
+                    lo = qh * P.ah.stride + P.ah.off + th0 * P.ah.dil
+                    hi = (qh + nr - 1) * P.ah.stride + P.ah.off + (th1 - 1) * P.ah.dil
                     for td in range(td0, td1):
                         idep = qd * P.ad.stride + P.ad.off + td * P.ad.dil
+                        rows = input_rows(P, ximg, idep, lo, hi, o0 * aw.stride + aw.off,
+                                          width, xcache, state)
                         for th in range(th0, th1):
-                            irow = qh * P.ah.stride + P.ah.off + th * P.ah.dil
-                            tag = idep * P.ah.n_in + irow
-                            slot = ((idep % P.span_d) * P.span_h + irow % P.span_h) % P.nslot
-                            xbuf = xcache + slot * P.slot_elems
-                            if tags[slot] != tag:
-                                pack_input_row(P, ximg + idep * P.xs_d + irow * aw.n_in,
-                                               o0 * aw.stride + aw.off, width, xbuf)
-                                tags[slot] = tag
                             for kb in range(kb0, kb1):
                                 at = (acc + kb * P.blk
                                       + (td * P.ah.taps + th) * aw.taps * P.Cg * P.KB)
+                                gb = gbuf + (kb - kb0) * gstride
                                 for kw in range(1 if aw.dil == 1 else aw.taps):
                                     c0 = 0
                                     while c0 < span:
                                         pb = P.pbmax
                                         while pb > 1 and c0 + pb > span:
                                             pb = smaller_tile(P.kv, pb)
-                                        fwd_tile(P.kv, pb, xbuf + kw * aw.dil * P.Cg + c0,
-                                                 gbuf + (kb - kb0) * gstride,
-                                                 NULL, NULL, 1, 0, 0, 1, 1, no, 0, 0,
-                                                 aw.stride * P.Cg, 0, 0, 1, 0, 0, 0,
+                                        fwd_tile(P.kv, pb,
+                                                 rows + (th - th0) * P.ah.dil * P.slot_elems
+                                                 + kw * aw.dil * P.Cg + c0,
+                                                 gb, NULL, NULL, 1, 0, 0, 1, nr, no, 0,
+                                                 P.ah.stride * P.slot_elems,
+                                                 aw.stride * P.Cg, 0, no * P.KB, 1, 0, 0, 0,
                                                  at + (kw * P.Cg + c0) * P.KB,
                                                  at + (kw * P.Cg + c0) * P.KB)
                                         c0 += pb
+                    qh += nr
             o0 += no
 
 
@@ -950,19 +997,27 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     P.oseg = ((XBUF_ELEMS // max(Cg, 1) - (P.aw.taps - 1) * P.aw.dil - 1)
               // P.aw.stride + 1)
     P.oseg = max(1, min(P.oseg, P.aw.n_q, GBUF_ELEMS // (P.nkg * P.KB)))
-    P.slot_elems = ((P.oseg - 1) * P.aw.stride + (P.aw.taps - 1) * P.aw.dil + 1) * max(Cg, 1)
     # the input rows one output row reads: (taps - 1) * dil + 1 per axis
     P.span_d = (P.ad.taps - 1) * P.ad.dil + 1
     P.span_h = (P.ah.taps - 1) * P.ah.dil + 1
-    P.nslot = max(1, min(P.span_d * P.span_h, XCACHE_ELEMS // P.slot_elems))
+    # a window of packed rows per depth plane read: the span_h rows of one
+    # output row, plus stride rows per extra output row of a group, within
+    # XCACHE_ELEMS (shorter row segments when even one output row's rows
+    # do not fit)
+    P.oseg = max(1, min(P.oseg, ((XCACHE_ELEMS // (P.span_d * P.span_h * max(Cg, 1))
+                                  - (P.aw.taps - 1) * P.aw.dil - 1) // P.aw.stride + 1)))
+    P.slot_elems = ((P.oseg - 1) * P.aw.stride + (P.aw.taps - 1) * P.aw.dil + 1) * max(Cg, 1)
+    P.wrows = max(P.span_h, XCACHE_ELEMS // (P.span_d * P.slot_elems))
+    P.rmax = max(1, min(ROW_GROUP, (P.wrows - P.span_h) // P.ah.stride + 1,
+                        GBUF_ELEMS // (P.nkg * P.oseg * P.KB)))
     nitems = nchunks * G * P.nkbg
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
         return
     nthreads = max(1, min(nthreads, nitems))
     dt = np.asarray(part).dtype
-    gbuf = scratch("grad_row", nthreads, P.nkg * P.oseg * P.KB, dt)
-    xcache = scratch("input_rows", nthreads, P.nslot * P.slot_elems, dt)
-    tags = scratch("input_row_tags", nthreads, P.nslot, np.intp)
+    gbuf = scratch("grad_row", nthreads, P.nkg * P.rmax * P.oseg * P.KB, dt)
+    xcache = scratch("input_rows", nthreads, P.span_d * P.wrows * P.slot_elems, dt)
+    tags = scratch("input_row_windows", nthreads, 3 * P.span_d, np.intp)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):

@@ -465,6 +465,35 @@ def test_zero_extent_input_with_padding_gives_bias():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", [
+    ((2, 9, 30, 13), (40, 9, 3, 3), 1, 1, 1),               # groups of rows, border rows
+    ((1, 5, 37, 11), (20, 5, 3, 2), (2, 1), (2, 0), (3, 1)),  # stride and dilation along h
+    ((1, 300, 9, 310), (3, 300, 3, 3), 1, 1, 1),            # row segments, small windows
+    ((2, 6, 5, 12, 9), (17, 6, 3, 3, 2), (2, 1, 1), 1, (1, 2, 1)),  # 3-D: one window a plane
+])
+def test_weight_gradient_row_groups(xs, ws, stride, padding, dilation, dtype):
+    """Channel-path weight gradient: output rows with the same taps reduce
+    together over a window of packed input rows; any thread count gives the
+    same bits."""
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal(xs).astype(dtype)
+    nd = len(ws) - 2
+    tup = lambda v: v if isinstance(v, tuple) else (v,) * nd
+    s, p, d = tup(stride), tup(padding), tup(dilation)
+    pads = [(v, v) for v in p]
+    out = tuple((n + 2 * q - e * (k - 1) - 1) // t + 1
+                for n, q, e, k, t in zip(xs[2:], p, d, ws[2:], s))
+    gy = rng.standard_normal((xs[0], ws[0]) + out).astype(dtype)
+    kw = dict(stride=s, padding=p, dilation=d)
+    got = cyconv.conv_backward_weight(x, gy, ws, **kw)
+    want = ref.backward_weight(x, gy, ws, s, pads, d, 1)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, s, pads, d, 1)
+    assert_close(got, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+    for t in (1, 3):
+        assert np.array_equal(cyconv.conv_backward_weight(x, gy, ws, **kw, num_threads=t), got)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,groups", [
     ((2, 7, 9, 31), (5, 7, 1, 1), 1),            # tails of rows (9*31 = 279 positions)
     ((3, 12, 16, 16), (33, 12, 1, 1), 1),        # whole vectors only; 33 = 2 blocks + 1
