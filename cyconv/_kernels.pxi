@@ -378,6 +378,8 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
 
 cdef enum:
     PATCH_ELEMS = 65536      # per-thread input patch (256 KiB in float32)
+    WIDTH_MAX_REDUCTION = 32 # channel x tap products per output up to which
+                             # the width path takes any number of channels
     WIDTH_SEG = 4096         # output positions per item along w
 
 
@@ -492,15 +494,19 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
             m0 += mbk
 
 
-def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype):
+def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype,
+                    bint any_channels=False):
     """(R, S, Wp) for the width path, or None when it does not apply: only
-    for few output channels, no depth axis, unit input stride along w, and a
-    patch of Cg rows that fits the per-thread budget."""
+    for few output channels (any number with ``any_channels``), no depth
+    axis, unit input stride along w, and a patch of Cg rows that fits the
+    per-thread budget."""
     ad, ah, aw = axes
     vl = lanes(dtype)
     # depth axis degenerate: one input plane, one tap at offset 0, one output
     # plane (its output index ad.out_base is honoured); unit stride along w
-    if Kg * 2 > vl or ad[:2] != (1, 1) or ad[4] != 0 or ad[5] != 1 or aw[2] != 1:
+    if Kg * 2 > vl and not any_channels:
+        return None
+    if ad[:2] != (1, 1) or ad[4] != 0 or ad[5] != 1 or aw[2] != 1:
         return None
     S = min(aw[5], WIDTH_SEG)
     while True:
@@ -648,12 +654,15 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     VL = lanes(x.dtype)
     kv = choose_kv(Kg, x.dtype)
     KB = kv * VL
-    # few channels: the width path alone; else a remainder of at most a
-    # quarter vector on the width path
-    rem = Kg if Kg * 2 <= VL else (Kg % KB if Kg > KB else 0)
+    # The width path alone for few channels, or for a short reduction (each
+    # channel tile would be mostly its transposing store: 1 -> 32 channels,
+    # 31 taps); else a remainder of at most a quarter vector on it
+    short = Cg * ad[1] * ah[1] * max(aw[1] for _, aw in w_phases) <= WIDTH_MAX_REDUCTION
+    rem = Kg if (Kg * 2 <= VL or short) else (Kg % KB if Kg > KB else 0)
     plans = None
     if rem and (rem == Kg or rem * 4 <= VL):
-        plans = [width_path_plan(Cg, rem, (ad, ah, aw), x.dtype) for _, aw in w_phases]
+        plans = [width_path_plan(Cg, rem, (ad, ah, aw), x.dtype, True)
+                 for _, aw in w_phases]
         if any(plan is None for plan in plans):
             plans = None
     if plans is None:

@@ -401,10 +401,13 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
     ((1, 2, 50, 4500), (2, 1, 5, 5), 2, 2, 1),          # several row blocks and segments
     ((1, 1, 9000), (3, 1, 31), 15, 1, 1),                # long 1-D rows, few outputs
     ((2, 40, 7, 70), (3, 40, 3, 3), (0, 2), 1, (2, 3)),  # many input channels, few outputs
+    ((2, 1, 700), (40, 1, 31), 15, 1, 1),                # short reduction, many outputs
+    ((1, 2, 20, 70), (24, 2, 3, 3), 1, 1, 1),            # the same in 2-D
 ])
 def test_width_path(xs, ws, padding, groups, dilation, dtype):
-    """Few output channels per group: vectors along the output positions,
-    over zero-padded input patches split into row blocks and segments."""
+    """Few output channels per group, or a short reduction: vectors along
+    the output positions, over zero-padded input patches split into row
+    blocks and segments."""
     rng = np.random.default_rng(12)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
