@@ -361,7 +361,7 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
         abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, np.asarray(y).dtype)
         with nogil:
             if nthreads > 1:
-                for item in prange(nitems, num_threads=nthreads, schedule="static"):
+                for item in prange(nitems, num_threads=nthreads, schedule="guided"):
                     conv_row(item, plans, nph, &x[0], &wpk[0], bp, &y[0],
                              &abuf[omp_get_thread_num(), 0])
             else:
@@ -633,7 +633,7 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
     patch = scratch("patch", nthreads, Cg * rows * P.Wp, np.asarray(y).dtype)
     with nogil:
         if nthreads > 1:
-            for item in prange(nitems, num_threads=nthreads, schedule="static"):
+            for item in prange(nitems, num_threads=nthreads, schedule="guided"):
                 width_item(item, &P, &x[0], &w[0], bp, &y[0], &patch[omp_get_thread_num(), 0])
         else:
             for item in range(nitems):
