@@ -1,0 +1,38 @@
+"""The benchmark runner (``python -m cyconv bench``): a tiny run end to end."""
+import json
+
+from cyconv import bench
+
+
+def test_bench_rounds_keep_each_functions_best(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    rc = bench.main(["--cases", "odd", "--ops", "fwd,bwd_data", "--repeat", "1",
+                     "--budget", "0", "--anchors", "none", "--rounds", "2",
+                     "--threads", "1", "--json", str(out)])
+    assert rc == 0
+    data = json.loads(out.read_text())
+    assert data["rounds"] == 2 and data["threads"] == 1
+    assert [(r["case"], r["op"]) for r in data["records"]] == [
+        ("odd_17to33_5x5", "fwd"), ("odd_17to33_5x5", "bwd_data")]
+    for r in data["records"]:
+        assert r["time_s"] > 0 and r["gflops"] > 0 and r["anchors"] == {}
+    printed = capsys.readouterr().out
+    assert "odd_17to33_5x5" in printed and "bwd_data" in printed
+
+
+def test_bench_best_round_is_the_minimum(monkeypatch):
+    """With rounds, every function's reported time is its fastest round."""
+    rounds = iter([[3.0, 5.0], [2.0, 6.0], [4.0, 1.0]])
+    monkeypatch.setattr(bench, "_median_interleaved", lambda fns, r, b: next(rounds))
+    jobs = [("case", "fwd", 1e9, lambda: None, {"anchor": lambda: None}, 0)]
+    monkeypatch.setattr(bench, "layer_jobs", lambda *a: jobs)
+    monkeypatch.setattr(bench, "signal_jobs", lambda *a: [])
+    monkeypatch.setattr(bench, "cnn_step_jobs", lambda *a: [])
+    monkeypatch.setattr(bench, "_anchors", lambda wanted: {})
+    records = []
+    monkeypatch.setattr(bench, "_print_table", lambda recs, mem: records.extend(recs))
+    monkeypatch.setattr(bench, "_summary", lambda recs: None)
+    assert bench.main(["--rounds", "3", "--threads", "1"]) == 0
+    (rec,) = records
+    assert rec["time_s"] == 2.0 and rec["anchors"]["anchor"]["time_s"] == 1.0
+    assert rec["anchors"]["anchor"]["ratio"] == 0.5
