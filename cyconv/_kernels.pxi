@@ -1060,7 +1060,7 @@ def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_siz
 # order at the end.
 
 cdef enum:
-    DOT_SEG = 512            # positions per pass: a block's gy rows stay in L2
+    DOT_SEG = 4096            # positions per pass: a block's gy rows stay in L2
     DOT_KBLOCK = 16          # output channels per work item
     DOT_MIN_VECTORS = 8      # shorter rows: the channel path is cheaper
 

@@ -500,7 +500,7 @@ def test_weight_gradient_row_groups(xs, ws, stride, padding, dilation, dtype):
 @pytest.mark.parametrize("xs,ws,groups", [
     ((2, 7, 9, 31), (5, 7, 1, 1), 1),            # tails of rows (9*31 = 279 positions)
     ((3, 12, 16, 16), (33, 12, 1, 1), 1),        # whole vectors only; 33 = 2 blocks + 1
-    ((1, 6, 600), (9, 2, 1), 3),                 # 1-D, groups, one long row > one pass
+    ((1, 6, 9000), (9, 2, 1), 3),                # 1-D, groups, one long row > one pass
     ((2, 4, 3, 5, 40), (4, 4, 1, 1, 1), 1),      # 3-D
     ((1, 256, 64, 40), (20, 128, 1, 1), 2),      # many input channels, remainder tiles
 ])
