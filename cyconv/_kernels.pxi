@@ -526,11 +526,16 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                  floating* patch) noexcept nogil:
     """Weight gradient of one (batch chunk, group) on the width path:
     part[m][c][kh][kw][VL] += sum over its images, rows and positions of
-    gy[m, row, q] * patch[c, row*s + kh*d, q + kw*d] (vectors along q)."""
+    gy[m, row, q] * patch[c, row*s + kh*d, q + kw*d] (vectors along q).
+    Rows run as one block (wh_tile) where that tile exists, else one by one
+    (wg_tile, and wg_tail for the partial last vector of a row)."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t g = item % P.G, chunk = item // P.G
     cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw
+    # rows of a block reduce together when output row r reads input row r + kh
+    cdef bint shared = ah.stride == ah.dil and wh_supported(ah.taps, aw.taps)
+    cdef const floating* gend = gy + N * P.G * P.Kg * P.ys_c
     cdef const floating* grow
     cdef const floating* xr
     cdef floating* acc
@@ -547,10 +552,18 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                 fill_patch(P, x + (n * P.G + g) * P.Cg * P.xs_c, patch, ih_lo, nrows,
                            q0 + aw.off)
                 for m in range(P.Kg):
-                    for oh in range(oh0, oh1):
-                        grow = gy + ((n * P.G + g) * P.Kg + m) * P.ys_c + oh * P.ys_h + q0
-                        for c in range(P.Cg):
-                            acc = part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c) * P.wc * P.VL
+                    for c in range(P.Cg):
+                        acc = part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c) * P.wc * P.VL
+                        if shared:
+                            # every row of the block at once, row tails included
+                            wh_tile(ah.taps, aw.taps,
+                                    gy + ((n * P.G + g) * P.Kg + m) * P.ys_c
+                                    + oh0 * P.ys_h + q0, P.ys_h,
+                                    patch + c * nrows * P.Wp, ah.stride * P.Wp,
+                                    oh1 - oh0, nvec, q1 - q0 - nvec * P.VL, aw.dil, acc, gend)
+                            continue
+                        for oh in range(oh0, oh1):
+                            grow = gy + ((n * P.G + g) * P.Kg + m) * P.ys_c + oh * P.ys_h + q0
                             for kh in range(ah.taps):
                                 kw0 = 0
                                 while kw0 < aw.taps:
@@ -565,7 +578,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                     if nvec * P.VL < q1 - q0:
                                         wg_tail(nkw, grow + nvec * P.VL, xr + nvec * P.VL,
                                                 acc + (kh * aw.taps + kw0) * P.VL, aw.dil,
-                                                q1 - q0 - nvec * P.VL)
+                                                q1 - q0 - nvec * P.VL, gend)
                                     kw0 += nkw
 
 
