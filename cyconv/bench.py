@@ -425,18 +425,23 @@ def _plot(records, peak, path):
     except ImportError:
         print("--plot needs matplotlib (pip install 'cyconv[bench]')", file=sys.stderr)
         return
-    labels = [f"{r['case']}\n{r['op']}" for r in records]
+    labels = [f"{r['case']} {r['op']}" for r in records]
     names = ["cyconv"] + sorted({n for r in records for n in r["anchors"]})
-    width = 0.8 / len(names)
+    colors = {n: f"C{i}" for i, n in enumerate(names)}
+    # per case only the series timed there, centred on its tick
+    width = 0.8 / max(1 + len(r["anchors"]) for r in records)
     fig, ax = plt.subplots(figsize=(min(30, max(8, 0.45 * len(records))), 6))
-    xs = np.arange(len(records))
-    for i, n in enumerate(names):
-        vals = [r["gflops"] if n == "cyconv" else r["anchors"].get(n, {}).get("gflops", 0)
-                for r in records]
-        ax.bar(xs + i * width, vals, width, label=n)
+    labelled = set()
+    for x, r in enumerate(records):
+        bars = [("cyconv", r["gflops"])] + [(n, r["anchors"][n]["gflops"])
+                                            for n in names if n in r["anchors"]]
+        for j, (n, v) in enumerate(bars):
+            ax.bar(x + (j - (len(bars) - 1) / 2) * width, v, width, color=colors[n],
+                   label=None if n in labelled else n)
+            labelled.add(n)
     ax.axhline(peak, color="k", linestyle="--", label=f"measured FMA peak ({peak:.0f})")
-    ax.set_xticks(xs + 0.4 - width / 2)
-    ax.set_xticklabels(labels, rotation=70, ha="right", fontsize=7)
+    ax.set_xticks(np.arange(len(records)))
+    ax.set_xticklabels(labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=7)
     ax.set_ylabel("GFLOP/s")
     ax.set_title("cyconv vs anchors")
     ax.legend()

@@ -36,3 +36,30 @@ def test_bench_best_round_is_the_minimum(monkeypatch):
     (rec,) = records
     assert rec["time_s"] == 2.0 and rec["anchors"]["anchor"]["time_s"] == 1.0
     assert rec["anchors"]["anchor"]["ratio"] == 0.5
+
+
+def test_bench_plot_draws_every_case(tmp_path):
+    """--plot: one bar group per case (cyconv and the anchors timed there)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    records = [
+        {"case": "a", "op": "fwd", "gflops": 10.0,
+         "anchors": {"torch": {"gflops": 5.0}, "scipy": {"gflops": 1.0}}},
+        {"case": "b", "op": "bwd_data", "gflops": 20.0, "anchors": {"torch": {"gflops": 30.0}}},
+        {"case": "c", "op": "fwd", "gflops": 7.0, "anchors": {}},
+    ]
+    drawn = []
+    real_savefig = plt.Figure.savefig
+
+    def savefig(fig, path, **kw):
+        drawn.append(sorted(round(p.get_height(), 6) for p in fig.axes[0].patches))
+        return real_savefig(fig, path, **kw)
+
+    plt.Figure.savefig = savefig
+    try:
+        bench._plot(records, 100.0, str(tmp_path / "b.png"))
+    finally:
+        plt.Figure.savefig = real_savefig
+    assert drawn == [[1.0, 5.0, 7.0, 10.0, 20.0, 30.0]]
+    assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
