@@ -33,9 +33,10 @@
 # * channel tiles (``fwd_*`` micro-kernels): a tile of output channels x
 #   positions, weights packed per channel block, input channels in blocks whose
 #   packed weights stay in L1 (partial sums in a per-thread row buffer);
-# * width tiles (``wv_*``, ``wr_*``, ``wg_*``) for few output channels per
-#   group (depthwise, single-channel signals and images): vectors along the
-#   output positions over a zero-padded per-thread input patch.
+# * width tiles (``wv_*``, ``wr_*``; ``wg_*``, ``wh_*`` for the weight
+#   gradient) for few output channels per group (depthwise, single-channel
+#   signals and images) or short reductions: vectors along the output
+#   positions over a zero-padded per-thread input patch.
 #
 # Extra memory per call: packed weights (padded to the channel block), the
 # backward-weight partial sums (``n_chunks`` weight tensors) and small
@@ -50,7 +51,7 @@ import numpy as np
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 
-# The micro-kernels (fwd_tile, wv_tile, wr_tile, wg_tile, tile_width,
+# The micro-kernels (fwd_tile, wv_tile, wr_tile, wg_tile, wh_tile, tile_width,
 # smaller_tile, wv_max_pv, wr_max_pv, vector_lanes, the cy_* vector ops and
 # the `floating` fused type) come from this variant's _microkernels_<variant>
 # module, cimported by the generated stub that includes this file.
@@ -230,18 +231,19 @@ cdef inline void conv_span(
 
 
 cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
-                          const floating* x, const floating* wpk, const floating* bpk,
-                          floating* y, floating* abuf) noexcept nogil:
+                          Py_ssize_t nq_max, const floating* x, const floating* wpk,
+                          const floating* bpk, floating* y, floating* abuf) noexcept nogil:
     """One output row (all positions along w) of one output-channel block.
 
     ``plans`` holds one Plan per phase along w (several only for strided
     transposed convolutions; they differ only in their w axis and packed
-    weights).  The phases run per row segment, one after the other, so the
-    output lines a segment writes stay in cache until every phase is done."""
+    weights; ``nq_max`` is their longest row).  The phases run per row
+    segment, one after the other, so the output lines a segment writes stay
+    in cache until every phase is done."""
     cdef const Plan* P = &plans[0]
     cdef const Plan* Q
     cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, nd, nh, nk
-    cdef Py_ssize_t s0, s1, c0, nc, ph, nq_max = 0
+    cdef Py_ssize_t s0, s1, c0, nc, ph
     cdef const floating* xrow
     cdef const floating* wblk
     cdef const floating* bblk = NULL
@@ -273,9 +275,6 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
     yrow = (y + ((n * P.G + g) * P.Ky + kb * P.KB) * P.ys_c
             + (qd * P.ad.out_step + P.ad.out_base) * P.ys_d
             + (qh * P.ah.out_step + P.ah.out_base) * P.ys_h)
-    for ph in range(nph):
-        if plans[ph].aw.n_q > nq_max:
-            nq_max = plans[ph].aw.n_q
     s0 = 0
     while s0 < nq_max:
         for ph in range(nph):
@@ -362,11 +361,11 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
         with nogil:
             if nthreads > 1:
                 for item in prange(nitems, num_threads=nthreads, schedule="guided"):
-                    conv_row(item, plans, nph, &x[0], &wpk[0], bp, &y[0],
+                    conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0],
                              &abuf[omp_get_thread_num(), 0])
             else:
                 for item in range(nitems):
-                    conv_row(item, plans, nph, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0])
+                    conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0])
     finally:
         free(plans)
 
@@ -814,7 +813,7 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
 
 cdef enum:
     XBUF_ELEMS = 65536       # one packed input row segment (elements)
-    XCACHE_ELEMS = 131072    # per-thread cache of packed input rows (elements)
+    XCACHE_ELEMS = 131072    # per-thread windows of packed input rows (elements)
     GBUF_ELEMS = 65536       # the packed gy rows of one item's channel blocks
     ROW_GROUP = 8            # output rows per tile reduction (at most)
 
@@ -996,7 +995,7 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     cdef Py_ssize_t item, nitems, t
     cdef floating[:, ::1] gbuf
     cdef floating[:, ::1] xcache
-    cdef Py_ssize_t[:, ::1] tags
+    cdef Py_ssize_t[:, ::1] windows
     P.ad, P.ah, P.aw = make_axis(axes[0]), make_axis(axes[1]), make_axis(axes[2])
     P.N, P.G, P.Cg, P.Kg, P.kv, P.nchunks = N, G, Cg, Kg, kv, nchunks
     P.KB = kv * vector_lanes(<floating> 0)
@@ -1039,17 +1038,17 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     dt = np.asarray(part).dtype
     gbuf = scratch("grad_row", nthreads, P.nkg * P.rmax * P.oseg * P.KB, dt)
     xcache = scratch("input_rows", nthreads, P.span_d * P.wrows * P.slot_elems, dt)
-    tags = scratch("input_row_windows", nthreads, 3 * P.span_d, np.intp)
+    windows = scratch("input_row_windows", nthreads, 3 * P.span_d, np.intp)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
                 t = omp_get_thread_num()
                 bww_item(item, &P, &x[0], &gy[0], &part[0], &gbuf[t, 0], &xcache[t, 0],
-                         &tags[t, 0])
+                         &windows[t, 0])
         else:
             for item in range(nitems):
                 bww_item(item, &P, &x[0], &gy[0], &part[0], &gbuf[0, 0], &xcache[0, 0],
-                         &tags[0, 0])
+                         &windows[0, 0])
 
 
 def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_size):
