@@ -51,8 +51,8 @@ import numpy as np
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 
-# The micro-kernels (fwd_tile, wv_tile, wr_tile, wg_tile, wh_tile, tile_width,
-# smaller_tile, wv_max_pv, wr_max_pv, vector_lanes, the cy_* vector ops and
+# The micro-kernels (fwd_tile, wv_tile, wr_tile, wl_tile, wg_tile, wh_tile,
+# tile_width, smaller_tile, wv_max_pv, wr_max_pv, wl_fit_pv, vector_lanes, the cy_* vector ops and
 # the `floating` fused type) come from this variant's _microkernels_<variant>
 # module, cimported by the generated stub that includes this file.
 from cyconv._openmp_helpers cimport (
@@ -387,6 +387,7 @@ cdef struct WPlan:
     Py_ssize_t Ky, k0                 # y's channels per group; first one computed
     Py_ssize_t R, nrb, S, nsb, Wp, nrows_max
     Py_ssize_t xs_c, ys_c, ys_h, y0
+    Py_ssize_t xlen                   # elements of x (reads in place stay below)
     Py_ssize_t wm, wc, wkh
     Axis ah, aw
 
@@ -416,15 +417,56 @@ cdef inline void fill_patch(const WPlan* P, const floating* x, floating* patch,
                 memset(dst + e, 0, (P.Wp - e) * sizeof(floating))
 
 
+cdef inline const floating* input_window(
+        const WPlan* P, const floating* x, Py_ssize_t xrem, floating* patch,
+        Py_ssize_t ih_lo, Py_ssize_t nrows, Py_ssize_t iw_lo, Py_ssize_t need,
+        Py_ssize_t* rs, Py_ssize_t* cs) noexcept nogil:
+    """Input rows [ih_lo, ih_lo + nrows) x columns [iw_lo, iw_lo + Wp) of
+    the Cg channels at x, as a pointer with row stride rs and channel stride
+    cs: x itself when the columns the outputs use, [iw_lo, iw_lo + need),
+    lie inside the input and the tiles' reads past them stay within the xrem
+    elements from x (a long signal away from its ends); else the zero-padded
+    copy in patch."""
+    cdef const Axis* ah = &P.ah
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t start = ih_lo * aw.n_in + iw_lo
+    if (ih_lo >= 0 and ih_lo + nrows <= ah.n_in and iw_lo >= 0
+            and iw_lo + need <= aw.n_in
+            and start + (P.Cg - 1) * P.xs_c + (nrows - 1) * aw.n_in + P.Wp <= xrem):
+        rs[0] = aw.n_in
+        cs[0] = P.xs_c
+        return x + start
+    fill_patch(P, x, patch, ih_lo, nrows, iw_lo)
+    rs[0] = P.Wp
+    cs[0] = nrows * P.Wp
+    return patch
+
+
 cdef inline void one_channel_rows(
         const WPlan* P, Py_ssize_t ng, Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t q0,
-        Py_ssize_t q1, Py_ssize_t ih_lo, Py_ssize_t nrows, const floating* w,
-        const floating* b, floating* y, const floating* patch) noexcept nogil:
+        Py_ssize_t q1, Py_ssize_t ih_lo, const floating* src, Py_ssize_t rs,
+        Py_ssize_t cs, const floating* w, const floating* b, floating* y) noexcept nogil:
     """Width path with a single output channel per group: tiles of up to 4
-    output rows x up to wr_max_pv(rows) position vectors."""
+    output rows x up to wr_max_pv(rows) position vectors; rows one at a
+    time (wl_tile) when the kernel is longer than a vector along w."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t oh = oh0, nr, q, nq, pv, pvmax
+    if aw.dil == 1 and aw.taps > P.VL and aw.out_step == 1:
+        for oh in range(oh0, oh1):
+            q = q0
+            while q < q1:
+                pv = wl_fit_pv((q1 - q + P.VL - 1) // P.VL)
+                nq = q1 - q if q1 - q < pv * P.VL else pv * P.VL
+                wl_tile(pv, src + (oh * ah.stride + ah.off - ih_lo) * rs + (q - q0),
+                        w + (ng % P.G) * P.wm,
+                        (b + ng % P.G) if b != NULL else NULL,
+                        y + P.y0 + (ng * P.Ky + P.k0) * P.ys_c
+                          + (oh * ah.out_step + ah.out_base) * P.ys_h
+                          + q + aw.out_base,
+                        P.Cg, cs, P.wc, ah.taps, aw.taps, ah.dil * rs, aw.taps, nq)
+                q += nq
+        return
     while oh < oh1:
         nr = 4 if oh1 - oh >= 4 else (2 if oh1 - oh >= 2 else 1)
         pvmax = wr_max_pv(nr)
@@ -434,14 +476,14 @@ cdef inline void one_channel_rows(
             if nq > pvmax * P.VL:
                 nq = pvmax * P.VL
             pv = (nq + P.VL - 1) // P.VL
-            wr_tile(nr, pv, patch + (oh * ah.stride + ah.off - ih_lo) * P.Wp + (q - q0),
+            wr_tile(nr, pv, src + (oh * ah.stride + ah.off - ih_lo) * rs + (q - q0),
                     w + (ng % P.G) * P.wm,
                     (b + ng % P.G) if b != NULL else NULL,
                     y + P.y0 + (ng * P.Ky + P.k0) * P.ys_c
                       + (oh * ah.out_step + ah.out_base) * P.ys_h
                       + q * aw.out_step + aw.out_base,
-                    P.Cg, nrows * P.Wp, P.wc, ah.taps, aw.taps, ah.dil * P.Wp, aw.dil,
-                    aw.taps, ah.stride * P.Wp, ah.out_step * P.ys_h, nq, aw.out_step)
+                    P.Cg, cs, P.wc, ah.taps, aw.taps, ah.dil * rs, aw.dil,
+                    aw.taps, ah.stride * rs, ah.out_step * P.ys_h, nq, aw.out_step)
             q += nq
         oh += nr
 
@@ -450,27 +492,30 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
                             const floating* w, const floating* b, floating* y,
                             floating* patch) noexcept nogil:
     """Rows [oh0, oh1) x positions [q0, q1) of every output channel of one
-    (image, group): copy the input patch they read, zero-padded, then run
-    the width micro-kernels over it."""
+    (image, group): the input window they read (in place, or copied
+    zero-padded: input_window), then the width micro-kernels over it."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t sb = item % P.nsb, rb = (item // P.nsb) % P.nrb
     cdef Py_ssize_t ng = item // (P.nsb * P.nrb)
     cdef Py_ssize_t oh0 = rb * P.R, oh1 = oh0 + P.R, q0 = sb * P.S, q1 = q0 + P.S
-    cdef Py_ssize_t ih_lo, nrows, oh, m0, mbk, q, nq, pv, pvmax
+    cdef Py_ssize_t ih_lo, nrows, oh, m0, mbk, q, nq, pv, pvmax, rs, cs
     cdef const floating* prow
+    cdef const floating* src
     if oh1 > ah.n_q:
         oh1 = ah.n_q
     if q1 > aw.n_q:
         q1 = aw.n_q
     ih_lo = oh0 * ah.stride + ah.off
     nrows = (oh1 - 1 - oh0) * ah.stride + (ah.taps - 1) * ah.dil + 1
-    fill_patch(P, x + ng * P.Cg * P.xs_c, patch, ih_lo, nrows, q0 + aw.off)
+    src = input_window(P, x + ng * P.Cg * P.xs_c, P.xlen - ng * P.Cg * P.xs_c, patch,
+                       ih_lo, nrows, q0 + aw.off, q1 - q0 + (aw.taps - 1) * aw.dil,
+                       &rs, &cs)
     if P.Kg == 1:
-        one_channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, nrows, w, b, y, patch)
+        one_channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
         return
     for oh in range(oh0, oh1):
-        prow = patch + (oh * ah.stride + ah.off - ih_lo) * P.Wp
+        prow = src + (oh * ah.stride + ah.off - ih_lo) * rs
         m0 = 0
         while m0 < P.Kg:
             mbk = P.Kg - m0 if P.Kg - m0 < 4 else 4
@@ -487,8 +532,8 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
                         y + P.y0 + (ng * P.Ky + P.k0 + m0) * P.ys_c
                           + (oh * ah.out_step + ah.out_base) * P.ys_h
                           + q * aw.out_step + aw.out_base,
-                        P.Cg, nrows * P.Wp, P.wc, P.wm, ah.taps, aw.taps,
-                        ah.dil * P.Wp, aw.dil, aw.taps, nq, P.ys_c, aw.out_step)
+                        P.Cg, cs, P.wc, P.wm, ah.taps, aw.taps,
+                        ah.dil * rs, aw.dil, aw.taps, nq, P.ys_c, aw.out_step)
                 q += nq
             m0 += mbk
 
@@ -532,6 +577,8 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t g = item % P.G, chunk = item // P.G
     cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw
+    cdef Py_ssize_t rs, cs, xoff
+    cdef const floating* src
     # rows of a block reduce together when output row r reads input row r + kh
     cdef bint shared = ah.stride == ah.dil and wh_supported(ah.taps, aw.taps)
     cdef const floating* gend = gy + N * P.G * P.Kg * P.ys_c
@@ -548,8 +595,9 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                 q0 = sb * P.S
                 q1 = q0 + P.S if q0 + P.S < aw.n_q else aw.n_q
                 nvec = (q1 - q0) // P.VL      # whole vectors, then a masked tail
-                fill_patch(P, x + (n * P.G + g) * P.Cg * P.xs_c, patch, ih_lo, nrows,
-                           q0 + aw.off)
+                xoff = (n * P.G + g) * P.Cg * P.xs_c
+                src = input_window(P, x + xoff, P.xlen - xoff, patch, ih_lo, nrows,
+                                   q0 + aw.off, q1 - q0 + (aw.taps - 1) * aw.dil, &rs, &cs)
                 for m in range(P.Kg):
                     for c in range(P.Cg):
                         acc = part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c) * P.wc * P.VL
@@ -558,7 +606,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                             wh_tile(ah.taps, aw.taps,
                                     gy + ((n * P.G + g) * P.Kg + m) * P.ys_c
                                     + oh0 * P.ys_h + q0, P.ys_h,
-                                    patch + c * nrows * P.Wp, ah.stride * P.Wp,
+                                    src + c * cs, ah.stride * rs,
                                     oh1 - oh0, nvec, q1 - q0 - nvec * P.VL, aw.dil, acc, gend)
                             continue
                         for oh in range(oh0, oh1):
@@ -567,8 +615,8 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                 kw0 = 0
                                 while kw0 < aw.taps:
                                     nkw = aw.taps - kw0 if aw.taps - kw0 < 8 else 8
-                                    xr = (patch + (c * nrows + (oh - oh0) * ah.stride
-                                                   + kh * ah.dil) * P.Wp + kw0 * aw.dil)
+                                    xr = (src + c * cs + ((oh - oh0) * ah.stride
+                                                          + kh * ah.dil) * rs + kw0 * aw.dil)
                                     if nvec > 0:
                                         wg_tile(nkw, grow, xr, acc + (kh * aw.taps + kw0) * P.VL,
                                                 nvec, aw.dil)
@@ -586,6 +634,7 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
                     Py_ssize_t nchunks, tuple axes, tuple plan, int nthreads):
     cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0))
     cdef Py_ssize_t item, nitems = nchunks * G
+    P.xlen = x.shape[0]
     cdef floating[:, ::1] patch
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
         return
@@ -616,6 +665,7 @@ cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tu
     P.nrb = (P.ah.n_q + P.R - 1) // P.R
     P.nsb = (P.aw.n_q + P.S - 1) // P.S
     P.xs_c = P.ah.n_in * P.aw.n_in
+    P.xlen = 0
     P.ys_h = P.aw.n_out
     P.ys_c = axes[0][6] * P.ah.n_out * P.aw.n_out
     P.y0 = axes[0][8] * P.ah.n_out * P.aw.n_out     # output depth index ad.out_base
@@ -635,6 +685,7 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
     cdef const floating* bp = NULL
     cdef floating[:, ::1] patch
     P.Ky, P.k0 = Ky, k0
+    P.xlen = x.shape[0]
     nitems = N * G * P.nrb * P.nsb
     if y.shape[0] == 0 or nitems == 0:
         return

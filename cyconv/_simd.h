@@ -136,4 +136,17 @@ CY_DEFINE_MASKN(double, cy_vf64, f64, CY_VL_F64, CY_PD)
 
 #endif
 
+/* cy_opaque: the same pointer, with where it points hidden from the
+ * compiler.  A loop that steps a pointer by one vector while loading several
+ * vectors after it otherwise gets its loads carried from one iteration to the
+ * next in a rotating set of registers (predictive commoning), which spills
+ * the accumulators of a full tile. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CY_OPAQUE(p) __asm__("" : "+r"(p))
+#else
+#define CY_OPAQUE(p) ((void)0)
+#endif
+static __inline const float *cy_opaque_f32(const float *p) { CY_OPAQUE(p); return p; }
+static __inline const double *cy_opaque_f64(const double *p) { CY_OPAQUE(p); return p; }
+
 #endif

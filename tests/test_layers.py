@@ -400,6 +400,9 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
     ((2, 6, 40, 45), (6, 1, 3, 3), 1, 6, 1),            # depthwise
     ((1, 2, 50, 4500), (2, 1, 5, 5), 2, 2, 1),          # several row blocks and segments
     ((1, 1, 9000), (3, 1, 31), 15, 1, 1),                # long 1-D rows, few outputs
+    ((2, 3, 13000), (1, 3, 37), 18, 1, 1),               # kernel > a vector, input in place
+    ((1, 1, 30, 8300), (1, 1, 3, 19), (1, 9), 1, 1),     # the same over row blocks
+    ((1, 2, 3, 300), (2, 1, 2, 12), (0, 3), 2, 1),       # kernel 8 < 12 < 16 taps
     ((2, 40, 7, 70), (3, 40, 3, 3), (0, 2), 1, (2, 3)),  # many input channels, few outputs
     ((2, 1, 700), (40, 1, 31), 15, 1, 1),                # short reduction, many outputs
     ((1, 2, 20, 70), (24, 2, 3, 3), 1, 1, 1),            # the same in 2-D
@@ -433,6 +436,7 @@ def test_width_path(xs, ws, padding, groups, dilation, dtype):
     ((5, 6, 30, 40), (6, 1, 3, 3), 1, 6, 1),            # depthwise
     ((2, 2, 40, 4500), (2, 1, 3, 11), (1, 5), 2, (1, 2)),  # row blocks, segments, >8 taps
     ((17, 1, 900), (3, 1, 9), 4, 1, 3),                  # batch chunks, few outputs
+    ((2, 2, 12000), (1, 2, 21), 10, 1, 1),               # long rows read in place
 ])
 def test_width_path_weight_gradient(xs, ws, padding, groups, dilation, dtype):
     rng = np.random.default_rng(13)
