@@ -572,13 +572,15 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     part[m][c][kh][kw][VL] += sum over its images, rows and positions of
     gy[m, row, q] * patch[c, row*s + kh*d, q + kw*d] (vectors along q).
     Rows run as one block (wh_tile) where that tile exists, else one by one
-    (wg_tile, and wg_tail for the partial last vector of a row)."""
+    (wd_tile over blocks of gy rows and taps, wg_tile for one gy row, and
+    wg_tail for the partial last vector of a row)."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t g = item % P.G, chunk = item // P.G
     cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw
-    cdef Py_ssize_t rs, cs, xoff
+    cdef Py_ssize_t rs, cs, xoff, m0, mk
     cdef const floating* src
+    cdef floating* a
     # rows of a block reduce together when output row r reads input row r + kh
     cdef bint shared = ah.stride == ah.dil and wh_supported(ah.taps, aw.taps)
     cdef const floating* gend = gy + N * P.G * P.Kg * P.ys_c
@@ -598,35 +600,51 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                 xoff = (n * P.G + g) * P.Cg * P.xs_c
                 src = input_window(P, x + xoff, P.xlen - xoff, patch, ih_lo, nrows,
                                    q0 + aw.off, q1 - q0 + (aw.taps - 1) * aw.dil, &rs, &cs)
-                for m in range(P.Kg):
-                    for c in range(P.Cg):
-                        acc = part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c) * P.wc * P.VL
-                        if shared:
+                if shared:
+                    for m in range(P.Kg):
+                        for c in range(P.Cg):
                             # every row of the block at once, row tails included
                             wh_tile(ah.taps, aw.taps,
                                     gy + ((n * P.G + g) * P.Kg + m) * P.ys_c
                                     + oh0 * P.ys_h + q0, P.ys_h,
                                     src + c * cs, ah.stride * rs,
-                                    oh1 - oh0, nvec, q1 - q0 - nvec * P.VL, aw.dil, acc, gend)
-                            continue
-                        for oh in range(oh0, oh1):
-                            grow = gy + ((n * P.G + g) * P.Kg + m) * P.ys_c + oh * P.ys_h + q0
+                                    oh1 - oh0, nvec, q1 - q0 - nvec * P.VL, aw.dil,
+                                    part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c)
+                                    * P.wc * P.VL, gend)
+                    continue
+                # row by row: blocks of mk gy rows x nkw taps (wd_tile: each x
+                # vector serves every gy row; wg_tile for a single gy row)
+                for oh in range(oh0, oh1):
+                    m0 = 0
+                    while m0 < P.Kg:
+                        mk = P.Kg - m0 if P.Kg - m0 < wd_rows() else wd_rows()
+                        grow = gy + ((n * P.G + g) * P.Kg + m0) * P.ys_c + oh * P.ys_h + q0
+                        for c in range(P.Cg):
+                            acc = part + (((chunk * P.G + g) * P.Kg + m0) * P.Cg + c) * P.wc * P.VL
                             for kh in range(ah.taps):
                                 kw0 = 0
                                 while kw0 < aw.taps:
-                                    nkw = aw.taps - kw0 if aw.taps - kw0 < 8 else 8
+                                    nkw = 8 if mk == 1 else wd_cols()
+                                    if aw.taps - kw0 < nkw:
+                                        nkw = aw.taps - kw0
                                     xr = (src + c * cs + ((oh - oh0) * ah.stride
                                                           + kh * ah.dil) * rs + kw0 * aw.dil)
-                                    if nvec > 0:
-                                        wg_tile(nkw, grow, xr, acc + (kh * aw.taps + kw0) * P.VL,
-                                                nvec, aw.dil)
+                                    a = acc + (kh * aw.taps + kw0) * P.VL
+                                    if nvec > 0 and mk == 1:
+                                        wg_tile(nkw, grow, xr, a, nvec, aw.dil)
+                                    elif nvec > 0:
+                                        wd_tile(mk, nkw, grow, P.ys_c, xr, aw.dil, a,
+                                                P.Cg * P.wc, nvec)
                                     # positions past the last whole vector: one masked
                                     # vector step (lanes past the row add exactly +0)
                                     if nvec * P.VL < q1 - q0:
-                                        wg_tail(nkw, grow + nvec * P.VL, xr + nvec * P.VL,
-                                                acc + (kh * aw.taps + kw0) * P.VL, aw.dil,
-                                                q1 - q0 - nvec * P.VL, gend)
+                                        for m in range(mk):
+                                            wg_tail(nkw, grow + m * P.ys_c + nvec * P.VL,
+                                                    xr + nvec * P.VL,
+                                                    a + m * P.Cg * P.wc * P.VL, aw.dil,
+                                                    q1 - q0 - nvec * P.VL, gend)
                                     kw0 += nkw
+                        m0 += mk
 
 
 def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1] part,
@@ -1220,7 +1238,10 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     K = gy.shape[1]
     Cg, Kg = C // G, K // G
     KD, KH, KW = dw.shape[2:]
-    plan = width_path_plan(Cg, Kg, axes, x.dtype)
+    # the width path for few output channels, or for many over a short
+    # reduction with at least 3 taps along w (its tiles pair gy rows with taps)
+    short = Cg * KD * KH * KW <= WIDTH_MAX_REDUCTION and KW >= 3
+    plan = width_path_plan(Cg, Kg, axes, x.dtype, short)
     if plan is not None:
         VL = lanes(x.dtype)
         nchunks = backward_weight_chunks(N, G, Kg * Cg * KH * KW * VL)

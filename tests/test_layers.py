@@ -437,6 +437,11 @@ def test_width_path(xs, ws, padding, groups, dilation, dtype):
     ((2, 2, 40, 4500), (2, 1, 3, 11), (1, 5), 2, (1, 2)),  # row blocks, segments, >8 taps
     ((17, 1, 900), (3, 1, 9), 4, 1, 3),                  # batch chunks, few outputs
     ((2, 2, 12000), (1, 2, 21), 10, 1, 1),               # long rows read in place
+    ((3, 1, 5000), (10, 1, 31), 15, 1, 1),               # short reduction: gy rows x taps
+    ((3, 2, 3000), (8, 2, 15), 7, 1, 1),                 # the same, 2 channels
+    ((2, 2, 20, 60), (6, 2, 2, 7), (1, 3), 1, 1),        # the same in 2-D, row by row
+    ((2, 3, 30, 41), (9, 3, 3, 3), 1, 1, 1),             # 2-D row blocks (wh), 3 channels
+    ((2, 4, 20, 50), (10, 2, 3, 4), 1, 2, (1, 2)),       # groups, dilation
 ])
 def test_width_path_weight_gradient(xs, ws, padding, groups, dilation, dtype):
     rng = np.random.default_rng(13)
