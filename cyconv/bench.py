@@ -190,6 +190,15 @@ def layer_jobs(dtype, ops, anchors):
     return jobs
 
 
+def _case_dtype(name, default):
+    """The dtype a case runs in: the signal and image cases name theirs
+    (the image is float32 whatever --dtype says), the layers take --dtype."""
+    for dt in ("float32", "float64"):
+        if name.endswith("_" + dt):
+            return dt
+    return default
+
+
 def signal_jobs(dtype, anchors):
     rng = np.random.default_rng(1)
     jobs = []
@@ -348,9 +357,11 @@ def run(args):
                 prog.step(f"{name} {op}")
         for (name, op, flops, mine, theirs, out_bytes), times in zip(jobs, best):
             names = sorted(theirs)
-            rec = {"case": name, "op": op, "threads": nt, "dtype": args.dtype,
+            dt = _case_dtype(name, args.dtype)
+            rec = {"case": name, "op": op, "threads": nt, "dtype": dt,
                    "time_s": times[0], "gflops": flops / times[0] / 1e9,
-                   "peak_pct": 100 * flops / times[0] / 1e9 / peak,
+                   "peak_pct": 100 * flops / times[0] / 1e9
+                               / (peak32 if dt == "float32" else peak32 / 2),
                    "anchors": {n: {"time_s": t, "gflops": flops / t / 1e9,
                                    "ratio": t / times[0]} for n, t in zip(names, times[1:])}}
             if args.memory:

@@ -63,3 +63,27 @@ def test_bench_plot_draws_every_case(tmp_path):
         plt.Figure.savefig = real_savefig
     assert drawn == [[1.0, 5.0, 7.0, 10.0, 20.0, 30.0]]
     assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_peak_is_the_cases_own_dtype(monkeypatch):
+    """%peak uses the float64 peak (half the float32 one) for a float64 case
+    and the float32 peak for the float32 image, whatever --dtype says."""
+    monkeypatch.setattr(bench, "_median_interleaved", lambda fns, r, b: [1.0] * len(fns))
+    jobs = [("layer", "fwd", 1e9, lambda: None, {}, 0),
+            ("signal_1d_1e6x31_float64", "fwd", 1e9, lambda: None, {}, 0),
+            ("image_2d_2048sq_5x5_float32", "fwd", 1e9, lambda: None, {}, 0)]
+    monkeypatch.setattr(bench, "layer_jobs", lambda *a: jobs)
+    monkeypatch.setattr(bench, "signal_jobs", lambda *a: [])
+    monkeypatch.setattr(bench, "cnn_step_jobs", lambda *a: [])
+    monkeypatch.setattr(bench, "_anchors", lambda wanted: {})
+    records = []
+    monkeypatch.setattr(bench, "_print_table", lambda recs, mem: records.extend(recs))
+    monkeypatch.setattr(bench, "_summary", lambda recs: None)
+    for dtype in ("float32", "float64"):
+        records.clear()
+        assert bench.main(["--threads", "1", "--dtype", dtype]) == 0
+        pct = {r["case"]: r["peak_pct"] for r in records}
+        assert [r["dtype"] for r in records] == [dtype, "float64", "float32"]
+        assert abs(pct["signal_1d_1e6x31_float64"] - 2 * pct["image_2d_2048sq_5x5_float32"]) < 1e-9
+        assert abs(pct["layer"] - pct["image_2d_2048sq_5x5_float32"]
+                   * (1 if dtype == "float32" else 2)) < 1e-9
