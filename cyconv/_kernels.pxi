@@ -380,6 +380,9 @@ cdef enum:
     WIDTH_MAX_REDUCTION = 32 # channel x tap products per output up to which
                              # the width path takes any number of channels
     WIDTH_SEG = 4096         # output positions per item along w
+    WIDTH_PAD_ROWS = 8       # row blocks of padded inputs (see width_path_plan)
+    WIDTH_WRAP_MIN = 512     # input rows at least this long are read in place
+                             # even when their ends need padding (width_item)
 
 
 cdef struct WPlan:
@@ -393,50 +396,70 @@ cdef struct WPlan:
 
 
 cdef inline void fill_patch(const WPlan* P, const floating* x, floating* patch,
-                            Py_ssize_t ih_lo, Py_ssize_t nrows, Py_ssize_t iw_lo) noexcept nogil:
-    """patch[c][r][u] = x[c][ih_lo + r][iw_lo + u], zero outside the input."""
-    cdef Py_ssize_t a, e, c, r, ih
+                            Py_ssize_t ih_lo, Py_ssize_t nrows, Py_ssize_t iw_lo,
+                            Py_ssize_t width) noexcept nogil:
+    """patch[c][r][u] = x[c][ih_lo + r][iw_lo + u] for u < width (<= Wp),
+    zero outside the input; rows of Wp elements."""
+    cdef Py_ssize_t a, e, c, r, ih, u
     cdef floating* dst
     cdef const floating* src
     a = -iw_lo if iw_lo < 0 else 0
+    if a > width:
+        a = width
     e = P.aw.n_in - iw_lo
-    if e > P.Wp:
-        e = P.Wp
+    if e > width:
+        e = width
     for c in range(P.Cg):
         for r in range(nrows):
             ih = ih_lo + r
             dst = patch + (c * nrows + r) * P.Wp
             if ih < 0 or ih >= P.ah.n_in or e <= a:
-                memset(dst, 0, P.Wp * sizeof(floating))
+                memset(dst, 0, width * sizeof(floating))
                 continue
             src = x + c * P.xs_c + ih * P.aw.n_in + iw_lo
+            if width <= 64:                 # narrow (row ends): no library calls
+                for u in range(a):
+                    dst[u] = 0
+                for u in range(a, e):
+                    dst[u] = src[u]
+                for u in range(e, width):
+                    dst[u] = 0
+                continue
             if a > 0:
                 memset(dst, 0, a * sizeof(floating))
             memcpy(dst + a, src + a, (e - a) * sizeof(floating))
-            if e < P.Wp:
-                memset(dst + e, 0, (P.Wp - e) * sizeof(floating))
+            if e < width:
+                memset(dst + e, 0, (width - e) * sizeof(floating))
 
 
 cdef inline const floating* input_window(
-        const WPlan* P, const floating* x, Py_ssize_t xrem, floating* patch,
+        const WPlan* P, const floating* x, Py_ssize_t xoff, floating* patch,
         Py_ssize_t ih_lo, Py_ssize_t nrows, Py_ssize_t iw_lo, Py_ssize_t need,
-        Py_ssize_t* rs, Py_ssize_t* cs) noexcept nogil:
+        bint wrap, Py_ssize_t* rs, Py_ssize_t* cs, bint* wrapped) noexcept nogil:
     """Input rows [ih_lo, ih_lo + nrows) x columns [iw_lo, iw_lo + Wp) of
-    the Cg channels at x, as a pointer with row stride rs and channel stride
-    cs: x itself when the columns the outputs use, [iw_lo, iw_lo + need),
-    lie inside the input and the tiles' reads past them stay within the xrem
-    elements from x (a long signal away from its ends); else the zero-padded
-    copy in patch."""
+    the Cg channels at x (element xoff of the whole input), as a pointer
+    with row stride rs and channel stride cs.
+
+    x itself when those rows lie inside the input, every read stays inside
+    the whole input, and the columns the outputs use, [iw_lo, iw_lo + need),
+    lie inside the rows (a long signal away from its ends) or ``wrap``
+    allows them not to: columns left or right of a row then read the rows
+    beside it, and ``wrapped`` tells the caller to recompute the outputs
+    reading them.  Else the zero-padded copy in patch."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t start = ih_lo * aw.n_in + iw_lo
-    if (ih_lo >= 0 and ih_lo + nrows <= ah.n_in and iw_lo >= 0
-            and iw_lo + need <= aw.n_in
-            and start + (P.Cg - 1) * P.xs_c + (nrows - 1) * aw.n_in + P.Wp <= xrem):
+    cdef bint inside = iw_lo >= 0 and iw_lo + need <= aw.n_in
+    wrapped[0] = False
+    if (ih_lo >= 0 and ih_lo + nrows <= ah.n_in and (inside or wrap)
+            and xoff + start >= 0
+            and xoff + start + (P.Cg - 1) * P.xs_c + (nrows - 1) * aw.n_in + P.Wp
+                <= P.xlen):
         rs[0] = aw.n_in
         cs[0] = P.xs_c
+        wrapped[0] = not inside
         return x + start
-    fill_patch(P, x, patch, ih_lo, nrows, iw_lo)
+    fill_patch(P, x, patch, ih_lo, nrows, iw_lo, P.Wp)
     rs[0] = P.Wp
     cs[0] = nrows * P.Wp
     return patch
@@ -488,29 +511,17 @@ cdef inline void one_channel_rows(
         oh += nr
 
 
-cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
-                            const floating* w, const floating* b, floating* y,
-                            floating* patch) noexcept nogil:
+cdef inline void channel_rows(
+        const WPlan* P, Py_ssize_t ng, Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t q0,
+        Py_ssize_t q1, Py_ssize_t ih_lo, const floating* src, Py_ssize_t rs,
+        Py_ssize_t cs, const floating* w, const floating* b, floating* y) noexcept nogil:
     """Rows [oh0, oh1) x positions [q0, q1) of every output channel of one
-    (image, group): the input window they read (in place, or copied
-    zero-padded: input_window), then the width micro-kernels over it."""
+    (image, group) from the input window src (position q0 at its column 0):
+    one_channel_rows for one channel, else tiles of up to 4 channels."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
-    cdef Py_ssize_t sb = item % P.nsb, rb = (item // P.nsb) % P.nrb
-    cdef Py_ssize_t ng = item // (P.nsb * P.nrb)
-    cdef Py_ssize_t oh0 = rb * P.R, oh1 = oh0 + P.R, q0 = sb * P.S, q1 = q0 + P.S
-    cdef Py_ssize_t ih_lo, nrows, oh, m0, mbk, q, nq, pv, pvmax, rs, cs
+    cdef Py_ssize_t oh, m0, mbk, q, nq, pv, pvmax
     cdef const floating* prow
-    cdef const floating* src
-    if oh1 > ah.n_q:
-        oh1 = ah.n_q
-    if q1 > aw.n_q:
-        q1 = aw.n_q
-    ih_lo = oh0 * ah.stride + ah.off
-    nrows = (oh1 - 1 - oh0) * ah.stride + (ah.taps - 1) * ah.dil + 1
-    src = input_window(P, x + ng * P.Cg * P.xs_c, P.xlen - ng * P.Cg * P.xs_c, patch,
-                       ih_lo, nrows, q0 + aw.off, q1 - q0 + (aw.taps - 1) * aw.dil,
-                       &rs, &cs)
     if P.Kg == 1:
         one_channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
         return
@@ -538,12 +549,61 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
             m0 += mbk
 
 
+cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
+                            const floating* w, const floating* b, floating* y,
+                            floating* patch) noexcept nogil:
+    """Rows [oh0, oh1) x positions [q0, q1) of every output channel of one
+    (image, group): the input window they read (in place, or copied
+    zero-padded: input_window), then the width micro-kernels over it.
+
+    Long rows inside the input are read in place even when the outputs
+    near the row ends need padding columns: those outputs (at most taps - 1
+    on each side) come out wrong, reading the rows beside, and are then
+    recomputed from a narrow zero-padded copy.  (For short rows, as in a
+    56-wide depthwise layer, the fix-ups would cost more than the copy.)"""
+    cdef const Axis* ah = &P.ah
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t sb = item % P.nsb, rb = (item // P.nsb) % P.nrb
+    cdef Py_ssize_t ng = item // (P.nsb * P.nrb)
+    cdef Py_ssize_t oh0 = rb * P.R, oh1 = oh0 + P.R, q0 = sb * P.S, q1 = q0 + P.S
+    cdef Py_ssize_t ih_lo, nrows, rs, cs, xoff, qa, qb, side, lo, hi
+    cdef const floating* src
+    cdef bint wrapped
+    if oh1 > ah.n_q:
+        oh1 = ah.n_q
+    if q1 > aw.n_q:
+        q1 = aw.n_q
+    ih_lo = oh0 * ah.stride + ah.off
+    nrows = (oh1 - 1 - oh0) * ah.stride + (ah.taps - 1) * ah.dil + 1
+    xoff = ng * P.Cg * P.xs_c
+    # the outputs whose windows lie inside a row: [qa, qb) (stride 1 along w)
+    qa = -aw.off if aw.off < 0 else 0
+    qb = aw.n_in - aw.off - (aw.taps - 1) * aw.dil
+    src = input_window(P, x + xoff, xoff, patch, ih_lo, nrows, q0 + aw.off,
+                       q1 - q0 + (aw.taps - 1) * aw.dil,
+                       qa < qb and aw.n_in >= WIDTH_WRAP_MIN, &rs, &cs, &wrapped)
+    channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
+    if not wrapped:
+        return
+    for side in range(2):
+        lo = q0 if side == 0 else (qb if qb > q0 else q0)
+        hi = (qa if qa < q1 else q1) if side == 0 else q1
+        if lo >= hi:
+            continue
+        fill_patch(P, x + xoff, patch, ih_lo, nrows, lo + aw.off,
+                   hi - lo + (aw.taps - 1) * aw.dil + P.VL)
+        channel_rows(P, ng, oh0, oh1, lo, hi, ih_lo, patch, P.Wp, nrows * P.Wp, w, b, y)
+
+
 def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype,
-                    bint any_channels=False):
+                    bint any_channels=False, bint forward=False):
     """(R, S, Wp) for the width path, or None when it does not apply: only
     for few output channels (any number with ``any_channels``), no depth
     axis, unit input stride along w, and a patch of Cg rows that fits the
-    per-thread budget."""
+    per-thread budget.  For the ``forward`` pass over long rows with
+    padding on top, row blocks of at most WIDTH_PAD_ROWS: only the first and
+    last blocks then need the padded copy, the others read the input in
+    place (width_item)."""
     ad, ah, aw = axes
     vl = lanes(dtype)
     # depth axis degenerate: one input plane, one tap at offset 0, one output
@@ -558,6 +618,8 @@ def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype,
         rows = PATCH_ELEMS // max(Cg * Wp, 1)
         R = (rows - (ah[1] - 1) * ah[3] - 1) // ah[2] + 1
         if R >= 1:
+            if forward and ah[4] < 0 and aw[0] >= WIDTH_WRAP_MIN:
+                R = min(R, WIDTH_PAD_ROWS)
             return min(R, ah[5]), S, Wp
         if S <= vl:
             return None
@@ -580,6 +642,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw
     cdef Py_ssize_t rs, cs, xoff, m0, mk
     cdef const floating* src
+    cdef bint wrapped
     cdef floating* a
     # rows of a block reduce together when output row r reads input row r + kh
     cdef bint shared = ah.stride == ah.dil and wh_supported(ah.taps, aw.taps)
@@ -598,8 +661,9 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                 q1 = q0 + P.S if q0 + P.S < aw.n_q else aw.n_q
                 nvec = (q1 - q0) // P.VL      # whole vectors, then a masked tail
                 xoff = (n * P.G + g) * P.Cg * P.xs_c
-                src = input_window(P, x + xoff, P.xlen - xoff, patch, ih_lo, nrows,
-                                   q0 + aw.off, q1 - q0 + (aw.taps - 1) * aw.dil, &rs, &cs)
+                src = input_window(P, x + xoff, xoff, patch, ih_lo, nrows, q0 + aw.off,
+                                   q1 - q0 + (aw.taps - 1) * aw.dil, False, &rs, &cs,
+                                   &wrapped)
                 if shared:
                     for m in range(P.Kg):
                         for c in range(P.Cg):
@@ -742,7 +806,7 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     rem = Kg if (Kg * 2 <= VL or short) else (Kg % KB if Kg > KB else 0)
     plans = None
     if rem and (rem == Kg or rem * 4 <= VL):
-        plans = [width_path_plan(Cg, rem, (ad, ah, aw), x.dtype, True)
+        plans = [width_path_plan(Cg, rem, (ad, ah, aw), x.dtype, True, True)
                  for _, aw in w_phases]
         if any(plan is None for plan in plans):
             plans = None

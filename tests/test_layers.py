@@ -434,6 +434,39 @@ def test_width_path(xs, ws, padding, groups, dilation, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,padding,groups,dilation", [
+    ((2, 1, 30, 700), (1, 1, 5, 5), 2, 1, 1),            # one channel (image)
+    ((3, 2, 20, 600), (2, 1, 3, 21), (1, 10), 2, 1),     # kernel longer than a vector
+    ((2, 1, 20, 1000), (3, 1, 3, 5), (1, 4), 1, (1, 2)), # 3 channels, dilation
+    ((3, 1, 2000), (1, 1, 9), 4, 1, 1),                  # 1-D: rows are whole images
+])
+@pytest.mark.parametrize("column", [0, 1, -1])
+def test_row_ends_read_in_place(xs, ws, padding, groups, dilation, dtype, column):
+    """Long padded rows are read in place: the outputs at the row ends read
+    the rows beside and are recomputed from a zero-padded copy.  NaN, inf or
+    a huge value in an input column next to a row end must reach exactly the
+    outputs whose windows hold it (never the other end of the rows beside)."""
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal(xs).astype(dtype)
+    x[..., column] = {0: np.nan, 1: 1e30, -1: np.inf}[column]
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    nd = w.ndim - 2
+    pad = padding if isinstance(padding, tuple) else (padding,) * nd
+    dil = dilation if isinstance(dilation, tuple) else (dilation,) * nd
+    kw = dict(padding=pad, groups=groups, dilation=dil)
+    y = cyconv.conv(x, w, b, **kw)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = ref.conv(x, w, b, (1,) * nd, [(p, p) for p in pad], dil, groups)
+    bad = ~np.isfinite(want) | (np.abs(want) > 1e20)
+    assert np.array_equal(bad, ~np.isfinite(y) | (np.abs(y) > 1e20))
+    clean = np.where(bad, 0, want)
+    want_abs = ref.conv(np.abs(np.where(np.isfinite(x), x, 0)), np.abs(w), np.abs(b),
+                        (1,) * nd, [(p, p) for p in pad], dil, groups)
+    assert_close(np.where(bad, 0, y), clean, want_abs, w[0].size + 1, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,padding,groups,dilation", [
     ((5, 6, 30, 40), (6, 1, 3, 3), 1, 6, 1),            # depthwise
     ((2, 2, 40, 4500), (2, 1, 3, 11), (1, 5), 2, (1, 2)),  # row blocks, segments, >8 taps
     ((17, 1, 900), (3, 1, 9), 4, 1, 3),                  # batch chunks, few outputs
