@@ -20,11 +20,10 @@ def test_bench_rounds_keep_each_functions_best(tmp_path, capsys):
     assert "odd_17to33_5x5" in printed and "bwd_data" in printed
 
 
-def test_bench_best_round_is_the_minimum(monkeypatch):
-    """With rounds, every function's reported time is its fastest round."""
-    rounds = iter([[3.0, 5.0], [2.0, 6.0], [4.0, 1.0]])
-    monkeypatch.setattr(bench, "_median_interleaved", lambda fns, r, b: next(rounds))
-    jobs = [("case", "fwd", 1e9, lambda: None, {"anchor": lambda: None}, 0)]
+def _stub_bench(monkeypatch, jobs, timings):
+    """bench.main over the given jobs, with `timings(fns)` as the timer and
+    nothing printed; returns the list its records are collected into."""
+    monkeypatch.setattr(bench, "_median_interleaved", lambda fns, r, b: timings(fns))
     monkeypatch.setattr(bench, "layer_jobs", lambda *a: jobs)
     monkeypatch.setattr(bench, "signal_jobs", lambda *a: [])
     monkeypatch.setattr(bench, "cnn_step_jobs", lambda *a: [])
@@ -32,6 +31,14 @@ def test_bench_best_round_is_the_minimum(monkeypatch):
     records = []
     monkeypatch.setattr(bench, "_print_table", lambda recs, mem: records.extend(recs))
     monkeypatch.setattr(bench, "_summary", lambda recs: None)
+    return records
+
+
+def test_bench_best_round_is_the_minimum(monkeypatch):
+    """With rounds, every function's reported time is its fastest round."""
+    rounds = iter([[3.0, 5.0], [2.0, 6.0], [4.0, 1.0]])
+    jobs = [("case", "fwd", 1e9, lambda: None, {"anchor": lambda: None}, 0)]
+    records = _stub_bench(monkeypatch, jobs, lambda fns: next(rounds))
     assert bench.main(["--rounds", "3", "--threads", "1"]) == 0
     (rec,) = records
     assert rec["time_s"] == 2.0 and rec["anchors"]["anchor"]["time_s"] == 1.0
@@ -68,17 +75,10 @@ def test_bench_plot_draws_every_case(tmp_path):
 def test_bench_peak_is_the_cases_own_dtype(monkeypatch):
     """%peak uses the float64 peak (half the float32 one) for a float64 case
     and the float32 peak for the float32 image, whatever --dtype says."""
-    monkeypatch.setattr(bench, "_median_interleaved", lambda fns, r, b: [1.0] * len(fns))
     jobs = [("layer", "fwd", 1e9, lambda: None, {}, 0),
             ("signal_1d_1e6x31_float64", "fwd", 1e9, lambda: None, {}, 0),
             ("image_2d_2048sq_5x5_float32", "fwd", 1e9, lambda: None, {}, 0)]
-    monkeypatch.setattr(bench, "layer_jobs", lambda *a: jobs)
-    monkeypatch.setattr(bench, "signal_jobs", lambda *a: [])
-    monkeypatch.setattr(bench, "cnn_step_jobs", lambda *a: [])
-    monkeypatch.setattr(bench, "_anchors", lambda wanted: {})
-    records = []
-    monkeypatch.setattr(bench, "_print_table", lambda recs, mem: records.extend(recs))
-    monkeypatch.setattr(bench, "_summary", lambda recs: None)
+    records = _stub_bench(monkeypatch, jobs, lambda fns: [1.0] * len(fns))
     for dtype in ("float32", "float64"):
         records.clear()
         assert bench.main(["--threads", "1", "--dtype", dtype]) == 0
