@@ -33,10 +33,11 @@
 # * channel tiles (``fwd_*`` micro-kernels): a tile of output channels x
 #   positions, weights packed per channel block, input channels in blocks whose
 #   packed weights stay in L1 (partial sums in a per-thread row buffer);
-# * width tiles (``wv_*``, ``wr_*``; ``wg_*``, ``wh_*`` for the weight
-#   gradient) for few output channels per group (depthwise, single-channel
-#   signals and images) or short reductions: vectors along the output
-#   positions over a zero-padded per-thread input patch.
+# * width tiles (``wv_*``, ``wr_*``, ``wl_*``; ``wg_*``, ``wh_*``, ``wd_*``
+#   for the weight gradient) for few output channels per group (depthwise,
+#   single-channel signals and images) or short reductions: vectors along the
+#   output positions, over the input in place or a zero-padded per-thread
+#   patch (``input_window``).
 #
 # Extra memory per call: packed weights (padded to the channel block), the
 # backward-weight partial sums (``n_chunks`` weight tensors) and small
@@ -52,9 +53,10 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 
 # The micro-kernels (fwd_tile, wv_tile, wr_tile, wl_tile, wg_tile, wh_tile,
-# tile_width, smaller_tile, wv_max_pv, wr_max_pv, wl_fit_pv, vector_lanes, the cy_* vector ops and
-# the `floating` fused type) come from this variant's _microkernels_<variant>
-# module, cimported by the generated stub that includes this file.
+# wd_tile, tile_width, smaller_tile, wv_max_pv, wr_max_pv, wl_fit_pv,
+# vector_lanes, the cy_* vector ops and the `floating` fused type) come from
+# this variant's _microkernels_<variant> module, cimported by the generated
+# stub that includes this file.
 from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
 
@@ -714,9 +716,9 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
 def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1] part,
                     Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg,
                     Py_ssize_t nchunks, tuple axes, tuple plan, int nthreads):
-    cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0))
+    cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0),
+                              x.shape[0])
     cdef Py_ssize_t item, nitems = nchunks * G
-    P.xlen = x.shape[0]
     cdef floating[:, ::1] patch
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
         return
@@ -736,7 +738,7 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
 
 
 cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tuple plan,
-                      Py_ssize_t VL) except *:
+                      Py_ssize_t VL, Py_ssize_t xlen) except *:
     cdef WPlan P
     P.ah = make_axis(axes[1])
     P.aw = make_axis(axes[2])
@@ -747,7 +749,7 @@ cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tu
     P.nrb = (P.ah.n_q + P.R - 1) // P.R
     P.nsb = (P.aw.n_q + P.S - 1) // P.S
     P.xs_c = P.ah.n_in * P.aw.n_in
-    P.xlen = 0
+    P.xlen = xlen
     P.ys_h = P.aw.n_out
     P.ys_c = axes[0][6] * P.ah.n_out * P.aw.n_out
     P.y0 = axes[0][8] * P.ah.n_out * P.aw.n_out     # output depth index ad.out_base
@@ -762,12 +764,12 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
                Py_ssize_t Kg, tuple axes, tuple plan, int nthreads,
                Py_ssize_t Ky, Py_ssize_t k0):
     """Output channels [k0, k0 + Kg) of the Ky per group of ``y``."""
-    cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0))
+    cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0),
+                              x.shape[0])
     cdef Py_ssize_t item, nitems
     cdef const floating* bp = NULL
     cdef floating[:, ::1] patch
     P.Ky, P.k0 = Ky, k0
-    P.xlen = x.shape[0]
     nitems = N * G * P.nrb * P.nsb
     if y.shape[0] == 0 or nitems == 0:
         return
@@ -1205,7 +1207,7 @@ def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_siz
 # order at the end.
 
 cdef enum:
-    DOT_SEG = 4096            # positions per pass: a block's gy rows stay in L2
+    DOT_SEG = 4096           # positions per pass: a block's gy rows stay in L2
     DOT_KBLOCK = 16          # output channels per work item
     DOT_MIN_VECTORS = 8      # shorter rows: the channel path is cheaper
 

@@ -410,8 +410,8 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
 ])
 def test_width_path(xs, ws, padding, groups, dilation, dtype):
     """Few output channels per group, or a short reduction: vectors along
-    the output positions, over zero-padded input patches split into row
-    blocks and segments."""
+    the output positions, over input windows (in place or zero-padded
+    copies) split into row blocks and segments."""
     rng = np.random.default_rng(12)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
