@@ -127,11 +127,11 @@ def forward_axis(n_in, k, s, p_lo, d, n_out):
     return (n_in, k, s, d, -p_lo, n_out, n_out, 1, 0)
 
 
-cdef inline void tap_range(const Axis* a, Py_ssize_t q,
-                           Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
-    """Taps t with 0 <= q*stride + off + t*dil < n_in, as [t0, t1)."""
+cdef inline void step_range(const Axis* a, Py_ssize_t q, Py_ssize_t n,
+                            Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
+    """Steps t < n with 0 <= q*stride + off + t*dil < n_in, as [t0, t1)."""
     cdef Py_ssize_t base = q * a.stride + a.off
-    cdef Py_ssize_t lo = 0, hi = a.taps, room
+    cdef Py_ssize_t lo = 0, hi = n, room
     if base < 0:
         lo = (-base + a.dil - 1) // a.dil
     room = a.n_in - 1 - base
@@ -143,6 +143,12 @@ cdef inline void tap_range(const Axis* a, Py_ssize_t q,
         hi = lo
     t0[0] = lo
     t1[0] = hi
+
+
+cdef inline void tap_range(const Axis* a, Py_ssize_t q,
+                           Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
+    """Taps t with 0 <= q*stride + off + t*dil < n_in, as [t0, t1)."""
+    step_range(a, q, a.taps, t0, t1)
 
 
 cdef inline void interior(const Axis* a, Py_ssize_t* q0, Py_ssize_t* q1) noexcept nogil:
@@ -434,37 +440,110 @@ cdef inline void fill_patch(const WPlan* P, const floating* x, floating* patch,
                 memset(dst + e, 0, (width - e) * sizeof(floating))
 
 
+cdef enum:                   # how the width kernels see their input window
+    WIN_PATCH = 0           # a zero-padded copy
+    WIN_PLACE = 1           # x itself, every read inside the rows
+    WIN_WRAPPED = 2         # x itself; outputs near the row ends read the rows
+                            # beside theirs and are recomputed (width_item)
+    WIN_MASKED = 3          # x itself; the kernels skip the rows outside the
+                            # input and zero the lanes outside a row (wrm_tile)
+
+
 cdef inline const floating* input_window(
         const WPlan* P, const floating* x, Py_ssize_t xoff, floating* patch,
         Py_ssize_t ih_lo, Py_ssize_t nrows, Py_ssize_t iw_lo, Py_ssize_t need,
-        bint wrap, Py_ssize_t* rs, Py_ssize_t* cs, bint* wrapped) noexcept nogil:
+        bint wrap, bint mask, Py_ssize_t* rs, Py_ssize_t* cs, int* mode) noexcept nogil:
     """Input rows [ih_lo, ih_lo + nrows) x columns [iw_lo, iw_lo + Wp) of
     the Cg channels at x (element xoff of the whole input), as a pointer
-    with row stride rs and channel stride cs.
+    with row stride rs and channel stride cs, and how to read it (mode).
 
-    x itself when those rows lie inside the input, every read stays inside
-    the whole input, and the columns the outputs use, [iw_lo, iw_lo + need),
-    lie inside the rows (a long signal away from its ends) or ``wrap``
-    allows them not to: columns left or right of a row then read the rows
-    beside it, and ``wrapped`` tells the caller to recompute the outputs
-    reading them.  Else the zero-padded copy in patch."""
+    x itself (WIN_PLACE) when those rows lie inside the input, every read
+    stays inside the whole input, and the columns the outputs use,
+    [iw_lo, iw_lo + need), lie inside the rows (a long signal away from its
+    ends).  When they do not: x itself still if the caller can ``mask`` the
+    reads outside (WIN_MASKED, rows outside the input allowed too) or
+    ``wrap`` lets it recompute the outputs that read them (WIN_WRAPPED).
+    Else the zero-padded copy in patch (WIN_PATCH)."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
-    cdef Py_ssize_t start = ih_lo * aw.n_in + iw_lo
-    cdef bint inside = iw_lo >= 0 and iw_lo + need <= aw.n_in
-    wrapped[0] = False
-    if (ih_lo >= 0 and ih_lo + nrows <= ah.n_in and (inside or wrap)
-            and xoff + start >= 0
-            and xoff + start + (P.Cg - 1) * P.xs_c + (nrows - 1) * aw.n_in + P.Wp
-                <= P.xlen):
+    cdef Py_ssize_t r0 = ih_lo if ih_lo > 0 else 0
+    cdef Py_ssize_t r1 = ih_lo + nrows if ih_lo + nrows < ah.n_in else ah.n_in
+    cdef bint rows_in = ih_lo >= 0 and ih_lo + nrows <= ah.n_in
+    cdef bint inside = rows_in and iw_lo >= 0 and iw_lo + need <= aw.n_in
+    mode[0] = WIN_PATCH
+    if r1 > r0 and (inside or mask or (wrap and rows_in)):
+        # every element read in place lies in x: rows r0..r1-1, columns
+        # iw_lo .. iw_lo + Wp of each channel
+        if (xoff + r0 * aw.n_in + iw_lo >= 0
+                and xoff + (P.Cg - 1) * P.xs_c + (r1 - 1) * aw.n_in + iw_lo + P.Wp
+                    <= P.xlen):
+            if inside:
+                mode[0] = WIN_PLACE
+            elif wrap and rows_in:      # long rows: fix-ups cheaper than masks
+                mode[0] = WIN_WRAPPED
+            else:
+                mode[0] = WIN_MASKED
+    if mode[0] != WIN_PATCH:
         rs[0] = aw.n_in
         cs[0] = P.xs_c
-        wrapped[0] = not inside
-        return x + start
+        return x + ih_lo * aw.n_in + iw_lo
     fill_patch(P, x, patch, ih_lo, nrows, iw_lo, P.Wp)
     rs[0] = P.Wp
     cs[0] = nrows * P.Wp
     return patch
+
+
+cdef inline bint masked_rows_apply(const WPlan* P) noexcept nogil:
+    """True when one_channel_rows can read a padded window in place
+    (WIN_MASKED): one output channel, the wr tiles (kernel no longer than a
+    vector along w, or dilated), rows shared (stride = dilation along h),
+    consecutive output positions."""
+    return (P.Kg == 1 and P.ah.stride == P.ah.dil and P.aw.out_step == 1
+            and not (P.aw.dil == 1 and P.aw.taps > P.VL))
+
+
+cdef inline void masked_rows(
+        const WPlan* P, Py_ssize_t ng, Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t q0,
+        Py_ssize_t q1, Py_ssize_t ih_lo, const floating* src, Py_ssize_t rs,
+        Py_ssize_t cs, const floating* w, const floating* b, floating* y) noexcept nogil:
+    """one_channel_rows over a window read in place whose rows or columns
+    leave the input (WIN_MASKED), on wrb_tile: each tile of up to 4 rows
+    reads only its input rows inside the input, and zeroes the lanes of
+    its first and last vectors outside their row (so tiles are cut where
+    a vector between would leave it: padding wider than a vector)."""
+    cdef const Axis* ah = &P.ah
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t oh = oh0, nr, q, nq, pv, pvmax, ilo, ihi
+    # outputs whose windows lie inside their row: [qa, qb)
+    cdef Py_ssize_t qa = -aw.off if aw.off < 0 else 0
+    cdef Py_ssize_t qb = aw.n_in - aw.off - (aw.taps - 1) * aw.dil
+    cdef const floating* xt
+    cdef const floating* wg = w + (ng % P.G) * P.wm
+    cdef const floating* bg = (b + ng % P.G) if b != NULL else NULL
+    cdef floating* yt
+    while oh < oh1:
+        nr = 4 if oh1 - oh >= 4 else (2 if oh1 - oh >= 2 else 1)
+        pvmax = wrb_max_pv(nr)
+        # input rows i (ah.dil apart) of the tile inside the input: [ilo, ihi)
+        step_range(ah, oh, ah.taps + nr - 1, &ilo, &ihi)
+        xt = src + (oh * ah.stride + ah.off - ih_lo) * rs
+        yt = (y + P.y0 + (ng * P.Ky + P.k0) * P.ys_c
+              + (oh * ah.out_step + ah.out_base) * P.ys_h + aw.out_base)
+        q = q0
+        while q < q1:
+            pv = (q1 - q + P.VL - 1) // P.VL
+            if pv > pvmax:
+                pv = pvmax
+            if q + P.VL < qa:
+                pv = 1                # the second vector would leave the row too
+            while pv > 2 and q + (pv - 1) * P.VL > qb:
+                pv -= 1               # only the first and last vectors masked
+            nq = q1 - q if q1 - q < pv * P.VL else pv * P.VL
+            wrb_tile(nr, pv, xt + (q - q0), wg, bg, yt + q, P.Cg, cs, P.wc,
+                     ah.taps, aw.taps, ah.dil * rs, aw.dil, aw.taps,
+                     ah.out_step * P.ys_h, nq, ilo, ihi, q + aw.off, aw.n_in)
+            q += nq
+        oh += nr
 
 
 cdef inline void one_channel_rows(
@@ -508,7 +587,8 @@ cdef inline void one_channel_rows(
                       + (oh * ah.out_step + ah.out_base) * P.ys_h
                       + q * aw.out_step + aw.out_base,
                     P.Cg, cs, P.wc, ah.taps, aw.taps, ah.dil * rs, aw.dil,
-                    aw.taps, ah.stride * rs, ah.out_step * P.ys_h, nq, aw.out_step)
+                    aw.taps, ah.stride * rs, ah.out_step * P.ys_h, nq, aw.out_step,
+                    0, ah.taps + nr - 1 if nr > 1 else ah.taps)
             q += nq
         oh += nr
 
@@ -516,14 +596,19 @@ cdef inline void one_channel_rows(
 cdef inline void channel_rows(
         const WPlan* P, Py_ssize_t ng, Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t q0,
         Py_ssize_t q1, Py_ssize_t ih_lo, const floating* src, Py_ssize_t rs,
-        Py_ssize_t cs, const floating* w, const floating* b, floating* y) noexcept nogil:
+        Py_ssize_t cs, const floating* w, const floating* b, floating* y,
+        bint masked) noexcept nogil:
     """Rows [oh0, oh1) x positions [q0, q1) of every output channel of one
-    (image, group) from the input window src (position q0 at its column 0):
+    (image, group) from the input window src (position q0 at its column 0;
+    ``masked``: a WIN_MASKED window, masked_rows_apply holds):
     one_channel_rows for one channel, else tiles of up to 4 channels."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t oh, m0, mbk, q, nq, pv, pvmax
     cdef const floating* prow
+    if masked:
+        masked_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
+        return
     if P.Kg == 1:
         one_channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
         return
@@ -570,7 +655,7 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
     cdef Py_ssize_t oh0 = rb * P.R, oh1 = oh0 + P.R, q0 = sb * P.S, q1 = q0 + P.S
     cdef Py_ssize_t ih_lo, nrows, rs, cs, xoff, qa, qb, side, lo, hi
     cdef const floating* src
-    cdef bint wrapped
+    cdef int mode
     if oh1 > ah.n_q:
         oh1 = ah.n_q
     if q1 > aw.n_q:
@@ -583,9 +668,11 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
     qb = aw.n_in - aw.off - (aw.taps - 1) * aw.dil
     src = input_window(P, x + xoff, xoff, patch, ih_lo, nrows, q0 + aw.off,
                        q1 - q0 + (aw.taps - 1) * aw.dil,
-                       qa < qb and aw.n_in >= WIDTH_WRAP_MIN, &rs, &cs, &wrapped)
-    channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
-    if not wrapped:
+                       qa < qb and aw.n_in >= WIDTH_WRAP_MIN, masked_rows_apply(P),
+                       &rs, &cs, &mode)
+    channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y,
+                 mode == WIN_MASKED)
+    if mode != WIN_WRAPPED:
         return
     for side in range(2):
         lo = q0 if side == 0 else (qb if qb > q0 else q0)
@@ -594,7 +681,8 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
             continue
         fill_patch(P, x + xoff, patch, ih_lo, nrows, lo + aw.off,
                    hi - lo + (aw.taps - 1) * aw.dil + P.VL)
-        channel_rows(P, ng, oh0, oh1, lo, hi, ih_lo, patch, P.Wp, nrows * P.Wp, w, b, y)
+        channel_rows(P, ng, oh0, oh1, lo, hi, ih_lo, patch, P.Wp, nrows * P.Wp, w, b, y,
+                     False)
 
 
 def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype,
@@ -644,7 +732,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw
     cdef Py_ssize_t rs, cs, xoff, m0, mk
     cdef const floating* src
-    cdef bint wrapped
+    cdef int mode
     cdef floating* a
     # rows of a block reduce together when output row r reads input row r + kh
     cdef bint shared = ah.stride == ah.dil and wh_supported(ah.taps, aw.taps)
@@ -664,8 +752,8 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                 nvec = (q1 - q0) // P.VL      # whole vectors, then a masked tail
                 xoff = (n * P.G + g) * P.Cg * P.xs_c
                 src = input_window(P, x + xoff, xoff, patch, ih_lo, nrows, q0 + aw.off,
-                                   q1 - q0 + (aw.taps - 1) * aw.dil, False, &rs, &cs,
-                                   &wrapped)
+                                   q1 - q0 + (aw.taps - 1) * aw.dil, False, False,
+                                   &rs, &cs, &mode)
                 if shared:
                     for m in range(P.Kg):
                         for c in range(P.Cg):

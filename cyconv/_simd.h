@@ -74,6 +74,18 @@ typedef long long cy_vi64 __attribute__((vector_size(CY_VBYTES)));
 CY_DEFINE_MASKN(cy_vf32, cy_vi32, f32, CY_VL_F32)
 CY_DEFINE_MASKN(cy_vf64, cy_vi64, f64, CY_VL_F64)
 
+/* cy_maskr: lanes outside [lo, hi) set to +0.0 (bitwise): the lanes of an
+ * input vector read in place that fall left or right of its row */
+#define CY_DEFINE_MASKR(V, VI, E, S, L)                                         \
+    static inline V cy_maskr_##S(V v, long lo, long hi) {                       \
+        VI idx, z = {0};                                                        \
+        lo = lo < 0 ? 0 : (lo > (L) ? (L) : lo);                                \
+        hi = hi < 0 ? 0 : (hi > (L) ? (L) : hi);                                \
+        for (int i = 0; i < (L); i++) idx[i] = i;                               \
+        return (V)((VI)v & (VI)((idx >= z + (E)lo) & (idx < z + (E)hi))); }
+CY_DEFINE_MASKR(cy_vf32, cy_vi32, int, f32, CY_VL_F32)
+CY_DEFINE_MASKR(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
+
 #else  /* x86 intrinsics (MSVC, or CY_SIMD_INTRINSICS) */
 
 #if !(defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86))
@@ -133,6 +145,15 @@ CY_DEFINE_VEC_OPS(double, cy_vf64, f64, CY_PD)
         return P(loadu)(buf); }
 CY_DEFINE_MASKN(float, cy_vf32, f32, CY_VL_F32, CY_PS)
 CY_DEFINE_MASKN(double, cy_vf64, f64, CY_VL_F64, CY_PD)
+
+/* cy_maskr: lanes outside [lo, hi) set to +0.0 (through memory) */
+#define CY_DEFINE_MASKR(T, V, S, L, P)                                             \
+    static __inline V cy_maskr_##S(V v, long lo, long hi) {                        \
+        T buf[L]; int i; P(storeu)(buf, v);                                        \
+        for (i = 0; i < (L); i++) if (i < lo || i >= hi) buf[i] = 0;              \
+        return P(loadu)(buf); }
+CY_DEFINE_MASKR(float, cy_vf32, f32, CY_VL_F32, CY_PS)
+CY_DEFINE_MASKR(double, cy_vf64, f64, CY_VL_F64, CY_PD)
 
 #endif
 

@@ -407,6 +407,13 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
     ((2, 40, 7, 70), (3, 40, 3, 3), (0, 2), 1, (2, 3)),  # many input channels, few outputs
     ((2, 1, 700), (40, 1, 31), 15, 1, 1),                # short reduction, many outputs
     ((1, 2, 20, 70), (24, 2, 3, 3), 1, 1, 1),            # the same in 2-D
+    # padded windows read in place, the kernels masking rows and lanes:
+    ((2, 4, 20, 56), (4, 1, 3, 3), 1, 4, 1),             # depthwise, 56-wide rows
+    ((1, 3, 10, 70), (3, 1, 3, 5), (2, 20), 3, 1),       # padding wider than a vector
+    ((2, 3, 21, 50), (3, 1, 3, 3), (3, 4), 3, (2, 3)),   # dilation along h and w
+    ((2, 5, 17, 40), (1, 5, 3, 3), 1, 1, 1),             # 5 channels onto one
+    ((2, 2, 6, 40), (2, 1, 3, 3), (4, 1), 2, 1),         # output rows reading no input
+    ((4, 3, 100), (3, 1, 5), 2, 3, 1),                   # 1-D depthwise
 ])
 def test_width_path(xs, ws, padding, groups, dilation, dtype):
     """Few output channels per group, or a short reduction: vectors along
@@ -438,6 +445,9 @@ def test_width_path(xs, ws, padding, groups, dilation, dtype):
     ((3, 2, 20, 600), (2, 1, 3, 21), (1, 10), 2, 1),     # kernel longer than a vector
     ((2, 1, 20, 1000), (3, 1, 3, 5), (1, 4), 1, (1, 2)), # 3 channels, dilation
     ((3, 1, 2000), (1, 1, 9), 4, 1, 1),                  # 1-D: rows are whole images
+    ((2, 4, 20, 56), (4, 1, 3, 3), 1, 4, 1),             # depthwise: lanes masked
+    ((1, 3, 10, 70), (3, 1, 3, 5), (2, 20), 3, 1),       # padding wider than a vector
+    ((2, 3, 21, 50), (3, 1, 3, 3), (3, 4), 3, (1, 3)),   # dilation along w
 ])
 @pytest.mark.parametrize("column", [0, 1, -1])
 def test_row_ends_read_in_place(xs, ws, padding, groups, dilation, dtype, column):
@@ -561,3 +571,26 @@ def test_one_tap_weight_gradient(xs, ws, groups, dtype):
     assert_close(got, want, want_abs, xs[0] * int(np.prod(xs[2:])), dtype)
     for t in (1, 3):
         assert np.array_equal(BACKWARD_WEIGHT[nd](x, gy, ws, groups=groups, num_threads=t), got)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", [
+    ((2, 3, 23, 40), (3, 1, 3, 3), (2, 1), (2, 1), (2, 1)),   # stride = dilation along h
+    ((3, 2, 30, 33), (2, 1, 2, 4), (3, 1), (4, 3), (3, 2)),
+])
+def test_padded_rows_strided(xs, ws, stride, padding, dilation, dtype):
+    """One output channel per group with stride = dilation along h: the
+    padded input windows are read in place, tiles of output rows sharing
+    their input rows (rows outside the input skipped, lanes outside a row
+    zeroed)."""
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    groups = xs[1]
+    pads = [(p, p) for p in padding]
+    y = cyconv.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                      groups=groups)
+    want = ref.conv(x, w, b, stride, pads, dilation, groups)
+    want_abs = ref.conv(np.abs(x), np.abs(w), np.abs(b), stride, pads, dilation, groups)
+    assert_close(y, want, want_abs, w[0].size + 1, dtype)
