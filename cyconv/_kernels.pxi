@@ -391,6 +391,7 @@ cdef enum:
     WIDTH_PAD_ROWS = 8       # row blocks of padded inputs (see width_path_plan)
     WIDTH_WRAP_MIN = 512     # input rows at least this long are read in place
                              # even when their ends need padding (width_item)
+    WIDTH_MAX_STRIDE = 4     # strides along w the width path takes (phases)
 
 
 cdef struct WPlan:
@@ -400,17 +401,59 @@ cdef struct WPlan:
     Py_ssize_t xs_c, ys_c, ys_h, y0
     Py_ssize_t xlen                   # elements of x (reads in place stay below)
     Py_ssize_t wm, wc, wkh
+    Py_ssize_t Wq                     # patch elements per phase of a row (Wp / stride)
+    const Py_ssize_t* toff            # tap l along w reads column toff[l] of a window
     Axis ah, aw
+
+
+cdef inline void phases2(floating* d0, floating* d1, const floating* src,
+                         Py_ssize_t n) noexcept nogil:
+    """d0[u] = src[2u], d1[u] = src[2u + 1] for u < n (a loop GCC vectorizes)."""
+    cdef Py_ssize_t u
+    for u in range(n):
+        d0[u] = src[2 * u]
+        d1[u] = src[2 * u + 1]
 
 
 cdef inline void fill_patch(const WPlan* P, const floating* x, floating* patch,
                             Py_ssize_t ih_lo, Py_ssize_t nrows, Py_ssize_t iw_lo,
                             Py_ssize_t width) noexcept nogil:
     """patch[c][r][u] = x[c][ih_lo + r][iw_lo + u] for u < width (<= Wp),
-    zero outside the input; rows of Wp elements."""
-    cdef Py_ssize_t a, e, c, r, ih, u
+    zero outside the input; rows of Wp elements.  With a stride s > 1 along
+    w a row holds its s phases instead, Wq elements each (all of them):
+    patch[c][r][ph * Wq + u] = x[c][ih_lo + r][iw_lo + u * s + ph]."""
+    cdef Py_ssize_t a, e, c, r, ih, u, ph, col, s = P.aw.stride
     cdef floating* dst
     cdef const floating* src
+    if s > 1:
+        for c in range(P.Cg):
+            for r in range(nrows):
+                ih = ih_lo + r
+                dst = patch + (c * nrows + r) * P.Wp
+                if ih < 0 or ih >= P.ah.n_in:
+                    memset(dst, 0, P.Wp * sizeof(floating))
+                    continue
+                src = x + c * P.xs_c + ih * P.aw.n_in
+                # u in [a, e): all s phases inside the row (no checks)
+                a = (-iw_lo + s - 1) // s if iw_lo < 0 else 0
+                e = (P.aw.n_in - iw_lo - s) // s + 1 if P.aw.n_in - iw_lo - s >= 0 else 0
+                a = a if a < P.Wq else P.Wq
+                e = e if e < P.Wq else P.Wq
+                e = e if e > a else a
+                if s == 2:
+                    phases2(dst + a, dst + P.Wq + a, src + iw_lo + 2 * a, e - a)
+                else:
+                    for u in range(a, e):
+                        for ph in range(s):
+                            dst[ph * P.Wq + u] = src[iw_lo + u * s + ph]
+                for ph in range(s):
+                    for u in range(a):
+                        col = iw_lo + u * s + ph
+                        dst[ph * P.Wq + u] = src[col] if 0 <= col < P.aw.n_in else 0
+                    for u in range(e, P.Wq):
+                        col = iw_lo + u * s + ph
+                        dst[ph * P.Wq + u] = src[col] if 0 <= col < P.aw.n_in else 0
+        return
     a = -iw_lo if iw_lo < 0 else 0
     if a > width:
         a = width
@@ -471,7 +514,7 @@ cdef inline const floating* input_window(
     cdef bint rows_in = ih_lo >= 0 and ih_lo + nrows <= ah.n_in
     cdef bint inside = rows_in and iw_lo >= 0 and iw_lo + need <= aw.n_in
     mode[0] = WIN_PATCH
-    if r1 > r0 and (inside or mask or (wrap and rows_in)):
+    if aw.stride == 1 and r1 > r0 and (inside or mask or (wrap and rows_in)):
         # every element read in place lies in x: rows r0..r1-1, columns
         # iw_lo .. iw_lo + Wp of each channel
         if (xoff + r0 * aw.n_in + iw_lo >= 0
@@ -499,7 +542,7 @@ cdef inline bint masked_rows_apply(const WPlan* P) noexcept nogil:
     vector along w, or dilated), rows shared (stride = dilation along h),
     consecutive output positions."""
     return (P.Kg == 1 and P.ah.stride == P.ah.dil and P.aw.out_step == 1
-            and not (P.aw.dil == 1 and P.aw.taps > P.VL))
+            and P.aw.stride == 1 and not (P.aw.dil == 1 and P.aw.taps > P.VL))
 
 
 cdef inline void masked_rows(
@@ -556,7 +599,7 @@ cdef inline void one_channel_rows(
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t oh = oh0, nr, q, nq, pv, pvmax
-    if aw.dil == 1 and aw.taps > P.VL and aw.out_step == 1:
+    if aw.dil == 1 and aw.taps > P.VL and aw.out_step == 1 and aw.stride == 1:
         for oh in range(oh0, oh1):
             q = q0
             while q < q1:
@@ -586,7 +629,7 @@ cdef inline void one_channel_rows(
                     y + P.y0 + (ng * P.Ky + P.k0) * P.ys_c
                       + (oh * ah.out_step + ah.out_base) * P.ys_h
                       + q * aw.out_step + aw.out_base,
-                    P.Cg, cs, P.wc, ah.taps, aw.taps, ah.dil * rs, aw.dil,
+                    P.Cg, cs, P.wc, ah.taps, aw.taps, ah.dil * rs, P.toff,
                     aw.taps, ah.stride * rs, ah.out_step * P.ys_h, nq, aw.out_step,
                     0, ah.taps + nr - 1 if nr > 1 else ah.taps)
             q += nq
@@ -689,8 +732,9 @@ def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype,
                     bint any_channels=False, bint forward=False):
     """(R, S, Wp) for the width path, or None when it does not apply: only
     for few output channels (any number with ``any_channels``), no depth
-    axis, unit input stride along w, and a patch of Cg rows that fits the
-    per-thread budget.  For the ``forward`` pass over long rows with
+    axis, an input stride along w up to WIDTH_MAX_STRIDE (in the
+    ``forward`` pass only with one output channel), and a patch of Cg rows that
+    fits the per-thread budget.  For the ``forward`` pass over long rows with
     padding on top, row blocks of at most WIDTH_PAD_ROWS: only the first and
     last blocks then need the padded copy, the others read the input in
     place (width_item)."""
@@ -700,11 +744,17 @@ def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype,
     # plane (its output index ad.out_base is honoured); unit stride along w
     if Kg * 2 > vl and not any_channels:
         return None
-    if ad[:2] != (1, 1) or ad[4] != 0 or ad[5] != 1 or aw[2] != 1:
+    if ad[:2] != (1, 1) or ad[4] != 0 or ad[5] != 1:
+        return None
+    # a stride along w (forward, one output channel: wr tiles): the patch
+    # rows hold its phases (fill_patch)
+    s = aw[2]
+    if s != 1 and not (s <= WIDTH_MAX_STRIDE and (Kg == 1 or not forward)):
         return None
     S = min(aw[5], WIDTH_SEG)
     while True:
-        Wp = S + (aw[1] - 1) * aw[3] + vl      # tiles read at most one vector past S
+        # tiles read at most one vector past S (in each phase row)
+        Wp = s * (S + ((aw[1] - 1) * aw[3]) // s + vl)
         rows = PATCH_ELEMS // max(Cg * Wp, 1)
         R = (rows - (ah[1] - 1) * ah[3] - 1) // ah[2] + 1
         if R >= 1:
@@ -735,7 +785,8 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef int mode
     cdef floating* a
     # rows of a block reduce together when output row r reads input row r + kh
-    cdef bint shared = ah.stride == ah.dil and wh_supported(ah.taps, aw.taps)
+    cdef bint shared = (ah.stride == ah.dil and aw.stride == 1
+                        and wh_supported(ah.taps, aw.taps))
     cdef const floating* gend = gy + N * P.G * P.Kg * P.ys_c
     cdef const floating* grow
     cdef const floating* xr
@@ -781,8 +832,10 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                     nkw = 8 if mk == 1 else wd_cols()
                                     if aw.taps - kw0 < nkw:
                                         nkw = aw.taps - kw0
+                                    if aw.stride > 1:
+                                        nkw = 1       # taps in different phases
                                     xr = (src + c * cs + ((oh - oh0) * ah.stride
-                                                          + kh * ah.dil) * rs + kw0 * aw.dil)
+                                                          + kh * ah.dil) * rs + P.toff[kw0])
                                     a = acc + (kh * aw.taps + kw0) * P.VL
                                     if nvec > 0 and mk == 1:
                                         wg_tile(nkw, grow, xr, a, nvec, aw.dil)
@@ -808,6 +861,8 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
                               x.shape[0])
     cdef Py_ssize_t item, nitems = nchunks * G
     cdef floating[:, ::1] patch
+    cdef Py_ssize_t[::1] toff = tap_offsets(&P)
+    P.toff = &toff[0]
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
         return
     nthreads = max(1, min(nthreads, nitems))
@@ -823,6 +878,16 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
             for item in range(nitems):
                 width_grad_item(item, &P, N, nchunks, &x[0], &gy[0], &part[0],
                                 &patch[0, 0])
+
+
+cdef tap_offsets(const WPlan* P):
+    """toff[l]: the patch column of tap l along w in a window (stride s:
+    phase (l * dil) % s, (l * dil) // s along it; see fill_patch)."""
+    cdef Py_ssize_t l
+    cdef Py_ssize_t[::1] toff = np.empty(max(P.aw.taps, 1), dtype=np.intp)
+    for l in range(P.aw.taps):
+        toff[l] = (l * P.aw.dil) % P.aw.stride * P.Wq + (l * P.aw.dil) // P.aw.stride
+    return toff
 
 
 cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tuple plan,
@@ -844,6 +909,8 @@ cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tu
     P.wkh = P.aw.taps
     P.wc = P.ah.taps * P.aw.taps
     P.wm = Cg * P.wc
+    P.Wq = P.Wp // P.aw.stride
+    P.toff = NULL
     return P
 
 
@@ -857,6 +924,8 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
     cdef Py_ssize_t item, nitems
     cdef const floating* bp = NULL
     cdef floating[:, ::1] patch
+    cdef Py_ssize_t[::1] toff = tap_offsets(&P)
+    P.toff = &toff[0]
     P.Ky, P.k0 = Ky, k0
     nitems = N * G * P.nrb * P.nsb
     if y.shape[0] == 0 or nitems == 0:

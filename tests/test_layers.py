@@ -574,23 +574,43 @@ def test_one_tap_weight_gradient(xs, ws, groups, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("xs,ws,stride,padding,dilation", [
-    ((2, 3, 23, 40), (3, 1, 3, 3), (2, 1), (2, 1), (2, 1)),   # stride = dilation along h
-    ((3, 2, 30, 33), (2, 1, 2, 4), (3, 1), (4, 3), (3, 2)),
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", [
+    # stride = dilation along h: padded windows read in place (rows shared)
+    ((2, 3, 23, 40), (3, 1, 3, 3), (2, 1), (2, 1), (2, 1), 3),
+    ((3, 2, 30, 33), (2, 1, 2, 4), (3, 1), (4, 3), (3, 2), 2),
+    # strides along w: the patch rows split into phases
+    ((2, 3, 23, 41), (3, 1, 3, 3), (2, 2), (1, 1), (1, 1), 3),   # depthwise, stride 2
+    ((2, 2, 20, 50), (2, 1, 5, 5), (3, 3), (2, 2), (1, 1), 2),
+    ((1, 1, 30, 101), (1, 1, 3, 4), (1, 2), (1, 3), (1, 2), 1),  # dilation 2, stride 2
+    ((2, 3, 9, 70), (3, 1, 3, 7), (2, 4), (1, 3), (1, 1), 3),    # stride 4
+    ((2, 3, 9, 70), (3, 1, 3, 7), (2, 5), (1, 3), (1, 1), 3),    # stride 5: channel path
+    ((2, 5, 17, 40), (1, 5, 3, 3), (2, 2), (1, 1), (1, 1), 1),   # 5 channels onto one
+    ((4, 3, 100), (3, 1, 5), (2,), (2,), (1,), 3),              # 1-D
+    ((2, 2, 3000), (2, 1, 9), (3,), (4,), (2,), 2),             # long rows, segments
+    ((2, 1, 1), (1, 1, 3), (3,), (4,), (2,), 1),                # rows shorter than a stride
+    ((3, 1, 200), (12, 1, 9), (2,), (4,), (1,), 1),             # short reduction (gradient)
 ])
-def test_padded_rows_strided(xs, ws, stride, padding, dilation, dtype):
-    """One output channel per group with stride = dilation along h: the
-    padded input windows are read in place, tiles of output rows sharing
-    their input rows (rows outside the input skipped, lanes outside a row
-    zeroed)."""
+def test_width_path_strided(xs, ws, stride, padding, dilation, groups, dtype):
+    """One output channel per group with a stride: along h with stride =
+    dilation the padded input windows are read in place, tiles of output
+    rows sharing their input rows (rows outside the input skipped, lanes
+    outside a row zeroed); along w the copied windows hold the stride's
+    phases, so that each tap reads consecutive positions (forward, and the
+    weight gradient tap by tap)."""
     rng = np.random.default_rng(15)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
     b = rng.standard_normal(ws[0]).astype(dtype)
-    groups = xs[1]
     pads = [(p, p) for p in padding]
-    y = cyconv.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation,
-                      groups=groups)
+    y = cyconv.conv(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                    groups=groups)
     want = ref.conv(x, w, b, stride, pads, dilation, groups)
     want_abs = ref.conv(np.abs(x), np.abs(w), np.abs(b), stride, pads, dilation, groups)
     assert_close(y, want, want_abs, w[0].size + 1, dtype)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    dw = cyconv.conv_backward_weight(x, gy, w.shape, stride=stride, padding=padding,
+                                     dilation=dilation, groups=groups)
+    want = ref.backward_weight(x, gy, w.shape, stride, pads, dilation, groups)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), w.shape, stride, pads, dilation,
+                                   groups)
+    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
