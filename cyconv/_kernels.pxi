@@ -766,6 +766,33 @@ def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype,
         S = max(vl, S // 2)
 
 
+cdef inline void masked_grad_rows(
+        const WPlan* P, const floating* g, const floating* xc, Py_ssize_t rs,
+        Py_ssize_t nr, Py_ssize_t q0, Py_ssize_t q1, floating* acc,
+        const floating* gend, Py_ssize_t ilo, Py_ssize_t ihi) noexcept nogil:
+    """The row-block weight gradient (wh_tile) of one gy channel g (rows
+    ys_h apart, position q0 first) and one input channel xc read in place
+    (WIN_MASKED; position q0's window at column 0): input rows [ilo, ihi)
+    of the block only, the lanes of the first and last vectors of a call
+    outside their row zeroed; calls are cut where a vector between would
+    leave the row (padding wider than a vector)."""
+    cdef const Axis* ah = &P.ah
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t q = q0, k, n
+    # outputs whose windows lie inside their row: [qa, qb)
+    cdef Py_ssize_t qa = -aw.off if aw.off < 0 else 0
+    cdef Py_ssize_t qb = aw.n_in - aw.off - (aw.taps - 1) * aw.dil
+    while q < q1:
+        # vectors 0 .. k-1 from q, those between the first and last inside
+        k = 1 if q + P.VL < qa else (qb - q) // P.VL + 1
+        if k < 2 and q + P.VL >= qa:
+            k = 2
+        n = q1 - q if q1 - q < k * P.VL else k * P.VL
+        wh_tile(ah.taps, aw.taps, g + (q - q0), P.ys_h, xc + (q - q0), ah.stride * rs,
+                nr, n // P.VL, n % P.VL, aw.dil, acc, gend, ilo, ihi, q + aw.off, aw.n_in)
+        q += n
+
+
 cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                  Py_ssize_t nchunks, const floating* x,
                                  const floating* gy, floating* part,
@@ -780,7 +807,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t g = item % P.G, chunk = item // P.G
     cdef Py_ssize_t n, rb, sb, oh0, oh1, q0, q1, ih_lo, nrows, nvec, oh, m, c, kh, kw0, nkw
-    cdef Py_ssize_t rs, cs, xoff, m0, mk
+    cdef Py_ssize_t rs, cs, xoff, m0, mk, ilo, ihi
     cdef const floating* src
     cdef int mode
     cdef floating* a
@@ -803,19 +830,26 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                 nvec = (q1 - q0) // P.VL      # whole vectors, then a masked tail
                 xoff = (n * P.G + g) * P.Cg * P.xs_c
                 src = input_window(P, x + xoff, xoff, patch, ih_lo, nrows, q0 + aw.off,
-                                   q1 - q0 + (aw.taps - 1) * aw.dil, False, False,
+                                   q1 - q0 + (aw.taps - 1) * aw.dil, False, shared,
                                    &rs, &cs, &mode)
                 if shared:
+                    # every row of the block at once, row tails included; the
+                    # input rows inside the input only (WIN_MASKED) or all
+                    ilo, ihi = 0, oh1 - oh0 + ah.taps - 1
+                    if mode == WIN_MASKED:
+                        step_range(ah, oh0, ihi, &ilo, &ihi)
                     for m in range(P.Kg):
+                        grow = gy + ((n * P.G + g) * P.Kg + m) * P.ys_c + oh0 * P.ys_h + q0
                         for c in range(P.Cg):
-                            # every row of the block at once, row tails included
-                            wh_tile(ah.taps, aw.taps,
-                                    gy + ((n * P.G + g) * P.Kg + m) * P.ys_c
-                                    + oh0 * P.ys_h + q0, P.ys_h,
-                                    src + c * cs, ah.stride * rs,
-                                    oh1 - oh0, nvec, q1 - q0 - nvec * P.VL, aw.dil,
-                                    part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c)
-                                    * P.wc * P.VL, gend)
+                            acc = part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c) * P.wc * P.VL
+                            if mode == WIN_MASKED:
+                                masked_grad_rows(P, grow, src + c * cs, rs, oh1 - oh0,
+                                                 q0, q1, acc, gend, ilo, ihi)
+                            else:
+                                wh_tile(ah.taps, aw.taps, grow, P.ys_h, src + c * cs,
+                                        ah.stride * rs, oh1 - oh0, nvec,
+                                        q1 - q0 - nvec * P.VL, aw.dil, acc, gend, ilo, ihi,
+                                        0, 0)
                     continue
                 # row by row: blocks of mk gy rows x nkw taps (wd_tile: each x
                 # vector serves every gy row; wg_tile for a single gy row)

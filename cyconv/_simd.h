@@ -86,12 +86,26 @@ CY_DEFINE_MASKN(cy_vf64, cy_vi64, f64, CY_VL_F64)
 CY_DEFINE_MASKR(cy_vf32, cy_vi32, int, f32, CY_VL_F32)
 CY_DEFINE_MASKR(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
 
+/* cy_lanes: a mask with the bits of lanes [lo, hi) set; cy_and applies it
+ * (a mask computed once, outside a loop, costs one AND per load in it) */
+#define CY_DEFINE_LANES(V, VI, E, S, L)                                         \
+    static inline V cy_lanes_##S(long lo, long hi) {                            \
+        VI idx, z = {0};                                                        \
+        lo = lo < 0 ? 0 : (lo > (L) ? (L) : lo);                                \
+        hi = hi < 0 ? 0 : (hi > (L) ? (L) : hi);                                \
+        for (int i = 0; i < (L); i++) idx[i] = i;                               \
+        return (V)((idx >= z + (E)lo) & (idx < z + (E)hi)); }                   \
+    static inline V cy_and_##S(V a, V m) { return (V)((VI)a & (VI)m); }
+CY_DEFINE_LANES(cy_vf32, cy_vi32, int, f32, CY_VL_F32)
+CY_DEFINE_LANES(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
+
 #else  /* x86 intrinsics (MSVC, or CY_SIMD_INTRINSICS) */
 
 #if !(defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86))
 #error "the intrinsics path of _simd.h is x86 only; use GCC or Clang elsewhere"
 #endif
 #include <immintrin.h>
+#include <string.h>
 
 #if CY_VBYTES == 64
 #define CY_PS(op) _mm512_##op##_ps
@@ -154,6 +168,17 @@ CY_DEFINE_MASKN(double, cy_vf64, f64, CY_VL_F64, CY_PD)
         return P(loadu)(buf); }
 CY_DEFINE_MASKR(float, cy_vf32, f32, CY_VL_F32, CY_PS)
 CY_DEFINE_MASKR(double, cy_vf64, f64, CY_VL_F64, CY_PD)
+
+/* cy_lanes: the bits of lanes [lo, hi) set; cy_and applies it */
+#define CY_DEFINE_LANES(T, IT, V, S, L, P)                                         \
+    static __inline V cy_lanes_##S(long lo, long hi) {                             \
+        IT bits[L]; T buf[L]; int i;                                               \
+        for (i = 0; i < (L); i++) bits[i] = (i >= lo && i < hi) ? ~(IT)0 : 0;      \
+        memcpy(buf, bits, sizeof buf);                                             \
+        return P(loadu)(buf); }                                                    \
+    static __inline V cy_and_##S(V a, V m) { return P(and)(a, m); }
+CY_DEFINE_LANES(float, unsigned int, cy_vf32, f32, CY_VL_F32, CY_PS)
+CY_DEFINE_LANES(double, unsigned long long, cy_vf64, f64, CY_VL_F64, CY_PD)
 
 #endif
 

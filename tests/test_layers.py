@@ -473,6 +473,18 @@ def test_row_ends_read_in_place(xs, ws, padding, groups, dilation, dtype, column
     want_abs = ref.conv(np.abs(np.where(np.isfinite(x), x, 0)), np.abs(w), np.abs(b),
                         (1,) * nd, [(p, p) for p in pad], dil, groups)
     assert_close(np.where(bad, 0, y), clean, want_abs, w[0].size + 1, dtype)
+    # the weight gradient reads the same rows in place (masked lanes)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    args = ((1,) * nd, [(p, p) for p in pad], dil, groups)
+    with np.errstate(invalid="ignore", over="ignore"):   # inf + -inf lane sums
+        dw = cyconv.conv_backward_weight(x, gy, w.shape, **kw)
+        want = ref.backward_weight(x, gy, w.shape, *args)
+    bad = ~np.isfinite(want) | (np.abs(want) > 1e20)
+    assert np.array_equal(bad, ~np.isfinite(dw) | (np.abs(dw) > 1e20))
+    want_abs = ref.backward_weight(np.abs(np.where(np.isfinite(x), x, 0)), np.abs(gy),
+                                   w.shape, *args)
+    assert_close(np.where(bad, 0, dw), np.where(bad, 0, want), want_abs,
+                 gy.shape[0] * gy[0, 0].size, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
