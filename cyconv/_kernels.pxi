@@ -796,10 +796,11 @@ cdef inline void masked_grad_rows(
 cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                  Py_ssize_t nchunks, const floating* x,
                                  const floating* gy, floating* part,
-                                 floating* patch) noexcept nogil:
-    """Weight gradient of one (batch chunk, group) on the width path:
-    part[m][c][kh][kw][VL] += sum over its images, rows and positions of
-    gy[m, row, q] * patch[c, row*s + kh*d, q + kw*d] (vectors along q).
+                                 floating* patch, floating* lanes) noexcept nogil:
+    """Weight gradient of one (batch chunk, group) on the width path: lane
+    partial sums lanes[m][c][kh][kw][VL] (the thread's) of the sum over its
+    images, rows and positions of gy[m, row, q] * patch[c, row*s + kh*d,
+    q + kw*d] (vectors along q), then part[chunk, g] (lanes_to_part).
     Rows run as one block (wh_tile) where that tile exists, else one by one
     (wd_tile over blocks of gy rows and taps, wg_tile for one gy row, and
     wg_tail for the partial last vector of a row)."""
@@ -818,6 +819,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef const floating* grow
     cdef const floating* xr
     cdef floating* acc
+    memset(lanes, 0, P.Kg * P.Cg * P.wc * P.VL * sizeof(floating))
     for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
         for rb in range(P.nrb):
             oh0 = rb * P.R
@@ -841,7 +843,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                     for m in range(P.Kg):
                         grow = gy + ((n * P.G + g) * P.Kg + m) * P.ys_c + oh0 * P.ys_h + q0
                         for c in range(P.Cg):
-                            acc = part + (((chunk * P.G + g) * P.Kg + m) * P.Cg + c) * P.wc * P.VL
+                            acc = lanes + (m * P.Cg + c) * P.wc * P.VL
                             if mode == WIN_MASKED:
                                 masked_grad_rows(P, grow, src + c * cs, rs, oh1 - oh0,
                                                  q0, q1, acc, gend, ilo, ihi)
@@ -859,7 +861,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                         mk = P.Kg - m0 if P.Kg - m0 < wd_rows() else wd_rows()
                         grow = gy + ((n * P.G + g) * P.Kg + m0) * P.ys_c + oh * P.ys_h + q0
                         for c in range(P.Cg):
-                            acc = part + (((chunk * P.G + g) * P.Kg + m0) * P.Cg + c) * P.wc * P.VL
+                            acc = lanes + (m0 * P.Cg + c) * P.wc * P.VL
                             for kh in range(ah.taps):
                                 kw0 = 0
                                 while kw0 < aw.taps:
@@ -886,6 +888,8 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                                     q1 - q0 - nvec * P.VL, gend)
                                     kw0 += nkw
                         m0 += mk
+    lanes_to_part(lanes, P.Kg * P.Cg * P.wc, P.VL, part + chunk * P.G * P.Kg * P.Cg * P.wc
+                  + g * P.Kg * P.Cg * P.wc)
 
 
 def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1] part,
@@ -894,7 +898,7 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0),
                               x.shape[0])
     cdef Py_ssize_t item, nitems = nchunks * G
-    cdef floating[:, ::1] patch
+    cdef floating[:, ::1] patch, lanes
     cdef Py_ssize_t[::1] toff = tap_offsets(&P)
     P.toff = &toff[0]
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
@@ -903,15 +907,17 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     dt = np.asarray(part).dtype
     rows = (P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1
     patch = scratch("patch", nthreads, Cg * rows * P.Wp, dt)
+    lanes = scratch("lanes", nthreads, Kg * Cg * P.wc * P.VL, dt)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
                 width_grad_item(item, &P, N, nchunks, &x[0], &gy[0], &part[0],
-                                &patch[omp_get_thread_num(), 0])
+                                &patch[omp_get_thread_num(), 0],
+                                &lanes[omp_get_thread_num(), 0])
         else:
             for item in range(nitems):
                 width_grad_item(item, &P, N, nchunks, &x[0], &gy[0], &part[0],
-                                &patch[0, 0])
+                                &patch[0, 0], &lanes[0, 0])
 
 
 cdef tap_offsets(const WPlan* P):
@@ -1394,8 +1400,9 @@ def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_siz
 # dw[k, c] = sum_{n, p} gy[n, k, p] x[n, c, p]: a matrix product reduced along
 # the contiguous positions p.  The dot-product tiles (wd_*) read the gy and x
 # rows where they are (nothing is packed or transposed) and keep lane partial
-# sums [k][c][VL] per batch chunk; chunks, then lanes, are added in a fixed
-# order at the end.
+# sums [k][c][VL] in a per-thread buffer; at the end of a work item the lanes
+# are added in a fixed order into its batch chunk's weight tensor, and the
+# chunks in a fixed order at the end (sum_chunks).
 
 cdef enum:
     DOT_SEG = 4096           # positions per pass: a block's gy rows stay in L2
@@ -1418,8 +1425,10 @@ def dot_path_applies(tuple axes, dtype):
 cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks,
                                Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t L,
                                Py_ssize_t nkblk, const floating* x, const floating* gy,
-                               floating* part) noexcept nogil:
-    """Output channels [k0, k1) of one (batch chunk, group), all input channels."""
+                               floating* part, floating* acc) noexcept nogil:
+    """Output channels [k0, k1) of one (batch chunk, group), all input
+    channels: lane partial sums in acc (the thread's, [k - k0][c][VL]), then
+    part[chunk, g, k, c] (lanes_to_part)."""
     cdef Py_ssize_t VL = vector_lanes(<floating> 0)
     cdef Py_ssize_t kblk = item % nkblk, g = (item // nkblk) % G
     cdef Py_ssize_t chunk = item // (nkblk * G)
@@ -1427,12 +1436,12 @@ cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks
     cdef Py_ssize_t MK = wd_rows(), MC = wd_cols()
     cdef Py_ssize_t nfull = (L // VL) * VL
     cdef Py_ssize_t n, p0, p1, c0, mc, kk, mk, k, c, p
-    cdef floating* acc = part + (chunk * G + g) * Kg * Cg * VL
     cdef const floating* gn
     cdef const floating* xn
     cdef floating s
     if k1 > Kg:
         k1 = Kg
+    memset(acc, 0, (k1 - k0) * Cg * VL * sizeof(floating))
     for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
         gn = gy + (n * G + g) * Kg * L
         xn = x + (n * G + g) * Cg * L
@@ -1446,7 +1455,7 @@ cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks
                 while kk < k1:
                     mk = k1 - kk if k1 - kk < MK else MK
                     wd_tile(mk, mc, gn + kk * L + p0, L, xn + c0 * L + p0, L,
-                            acc + (kk * Cg + c0) * VL, Cg, (p1 - p0) // VL)
+                            acc + ((kk - k0) * Cg + c0) * VL, Cg, (p1 - p0) // VL)
                     kk += mk
                 c0 += mc
             p0 = p1
@@ -1457,7 +1466,8 @@ cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks
                     s = 0
                     for p in range(nfull, L):
                         s = s + gn[k * L + p] * xn[c * L + p]
-                    acc[(k * Cg + c) * VL] += s
+                    acc[((k - k0) * Cg + c) * VL] += s
+    lanes_to_part(acc, (k1 - k0) * Cg, VL, part + ((chunk * G + g) * Kg + k0) * Cg)
 
 
 def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] part,
@@ -1465,28 +1475,44 @@ def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] p
                   Py_ssize_t nchunks, int nthreads):
     cdef Py_ssize_t nkblk = (Kg + DOT_KBLOCK - 1) // DOT_KBLOCK
     cdef Py_ssize_t nitems = nchunks * G * nkblk, item
+    cdef floating[:, ::1] lanes
     if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
         return
     nthreads = max(1, min(nthreads, nitems))
+    lanes = scratch("lanes", nthreads, DOT_KBLOCK * Cg * vector_lanes(<floating> 0),
+                    np.asarray(part).dtype)
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
-                dot_grad_item(item, N, nchunks, G, Cg, Kg, L, nkblk, &x[0], &gy[0], &part[0])
+                dot_grad_item(item, N, nchunks, G, Cg, Kg, L, nkblk, &x[0], &gy[0], &part[0],
+                              &lanes[omp_get_thread_num(), 0])
         else:
             for item in range(nitems):
-                dot_grad_item(item, N, nchunks, G, Cg, Kg, L, nkblk, &x[0], &gy[0], &part[0])
+                dot_grad_item(item, N, nchunks, G, Cg, Kg, L, nkblk, &x[0], &gy[0], &part[0],
+                              &lanes[0, 0])
 
 
-def sum_lane_partials(part):
-    """part[chunk, ..., lane] summed over chunks, then lanes, in a fixed order
-    (the result does not depend on how many threads filled `part`)."""
-    total = part[0]
+cdef inline void lanes_to_part(const floating* acc, Py_ssize_t n, Py_ssize_t VL,
+                               floating* out) noexcept nogil:
+    """out[i] = acc[i*VL] + acc[i*VL + 1] + ... + acc[i*VL + VL-1], i < n: the
+    lane partial sums of a work item, added in a fixed order (so the result
+    does not depend on the thread that ran it)."""
+    cdef Py_ssize_t i, l
+    cdef floating s
+    for i in range(n):
+        s = acc[i * VL]
+        for l in range(1, VL):
+            s = s + acc[i * VL + l]
+        out[i] = s
+
+
+def sum_chunks(part):
+    """part[chunk, ...] summed over the batch chunks in a fixed order (the
+    result does not depend on how many threads filled `part`)."""
+    total = part[0].copy()
     for i in range(1, part.shape[0]):
-        total = total + part[i]
-    acc = total[..., 0].copy()
-    for lane in range(1, part.shape[part.ndim - 1]):   # (no negative indices here)
-        acc += total[..., lane]
-    return acc
+        total += part[i]
+    return total
 
 
 def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
@@ -1502,20 +1528,20 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     if plan is not None:
         VL = lanes(x.dtype)
         nchunks = backward_weight_chunks(N, G, Kg * Cg * KH * KW * VL)
-        part = np.zeros((nchunks, G, Kg, Cg, KH, KW, VL), dtype=x.dtype)
+        part = np.zeros((nchunks, G, Kg, Cg, KH, KW), dtype=x.dtype)
         _run_width_grad(x.reshape(-1), gy.reshape(-1), part.reshape(-1), N, G, Cg, Kg,
                         nchunks, axes, plan, nthreads)
-        dw[...] = sum_lane_partials(part).reshape(dw.shape)
+        dw[...] = sum_chunks(part).reshape(dw.shape)
         return
     if dot_path_applies(axes, x.dtype):
         VL = lanes(x.dtype)
         L = x.shape[2] * x.shape[3] * x.shape[4]
         nkblk = -(-Kg // DOT_KBLOCK)
         nchunks = backward_weight_chunks(N, G * nkblk, DOT_KBLOCK * Cg * VL)
-        part = np.zeros((nchunks, G, Kg, Cg, VL), dtype=x.dtype)
+        part = np.zeros((nchunks, G, Kg, Cg), dtype=x.dtype)
         _run_dot_grad(x.reshape(-1), gy.reshape(-1), part.reshape(-1), N, G, Cg, Kg, L,
                       nchunks, nthreads)
-        dw[...] = sum_lane_partials(part).reshape(dw.shape)
+        dw[...] = sum_chunks(part).reshape(dw.shape)
         return
     kv = choose_kv(Kg, x.dtype)
     KB = kv * lanes(x.dtype)
