@@ -63,16 +63,19 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
 CY_DEFINE_VEC_OPS(float, cy_vf32, f32)
 CY_DEFINE_VEC_OPS(double, cy_vf64, f64)
 
-/* cy_maskn: lanes >= n set to +0.0 (bitwise, so NaN and Inf there vanish) */
+/* cy_maskn: lanes >= n set to +0.0 (bitwise, so NaN and Inf there vanish).
+ * The limit is a broadcast scalar: filled lane by lane, GCC builds it with
+ * one masked broadcast per lane. */
 typedef int cy_vi32 __attribute__((vector_size(CY_VBYTES)));
 typedef long long cy_vi64 __attribute__((vector_size(CY_VBYTES)));
-#define CY_DEFINE_MASKN(V, VI, S, L)                                            \
+#define CY_DEFINE_MASKN(V, VI, E, S, L)                                         \
     static inline V cy_maskn_##S(V v, long n) {                                 \
-        VI idx, lim;                                                            \
-        for (int i = 0; i < (L); i++) { idx[i] = i; lim[i] = n; }              \
-        return (V)((VI)v & (VI)(idx < lim)); }
-CY_DEFINE_MASKN(cy_vf32, cy_vi32, f32, CY_VL_F32)
-CY_DEFINE_MASKN(cy_vf64, cy_vi64, f64, CY_VL_F64)
+        VI idx, z = {0};                                                        \
+        n = n < 0 ? 0 : (n > (L) ? (L) : n);                                    \
+        for (int i = 0; i < (L); i++) idx[i] = i;                               \
+        return (V)((VI)v & (VI)(idx < z + (E)n)); }
+CY_DEFINE_MASKN(cy_vf32, cy_vi32, int, f32, CY_VL_F32)
+CY_DEFINE_MASKN(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
 
 /* cy_maskr: lanes outside [lo, hi) set to +0.0 (bitwise): the lanes of an
  * input vector read in place that fall left or right of its row */
