@@ -489,7 +489,8 @@ cdef enum:                   # how the width kernels see their input window
     WIN_WRAPPED = 2         # x itself; outputs near the row ends read the rows
                             # beside theirs and are recomputed (width_item)
     WIN_MASKED = 3          # x itself; the kernels skip the rows outside the
-                            # input and zero the lanes outside a row (wrm_tile)
+                            # input and zero the lanes outside a row (wrb_tile,
+                            # wh_tile)
 
 
 cdef inline const floating* input_window(
@@ -536,13 +537,20 @@ cdef inline const floating* input_window(
     return patch
 
 
+cdef inline bint long_kernel_rows(const WPlan* P) noexcept nogil:
+    """True when one_channel_rows runs the one-row wl tiles: a kernel longer
+    than a vector along w, undilated, over consecutive positions."""
+    return (P.aw.dil == 1 and P.aw.taps > P.VL and P.aw.out_step == 1
+            and P.aw.stride == 1)
+
+
 cdef inline bint masked_rows_apply(const WPlan* P) noexcept nogil:
     """True when one_channel_rows can read a padded window in place
     (WIN_MASKED): one output channel, the wr tiles (kernel no longer than a
     vector along w, or dilated), rows shared (stride = dilation along h),
     consecutive output positions."""
     return (P.Kg == 1 and P.ah.stride == P.ah.dil and P.aw.out_step == 1
-            and P.aw.stride == 1 and not (P.aw.dil == 1 and P.aw.taps > P.VL))
+            and P.aw.stride == 1 and not long_kernel_rows(P))
 
 
 cdef inline void masked_rows(
@@ -556,14 +564,12 @@ cdef inline void masked_rows(
     a vector between would leave it: padding wider than a vector)."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
-    cdef Py_ssize_t oh = oh0, nr, q, nq, pv, pvmax, ilo, ihi
-    # outputs whose windows lie inside their row: [qa, qb)
-    cdef Py_ssize_t qa = -aw.off if aw.off < 0 else 0
-    cdef Py_ssize_t qb = aw.n_in - aw.off - (aw.taps - 1) * aw.dil
+    cdef Py_ssize_t oh = oh0, nr, q, nq, pv, pvmax, ilo, ihi, qa, qb
     cdef const floating* xt
     cdef const floating* wg = w + (ng % P.G) * P.wm
     cdef const floating* bg = (b + ng % P.G) if b != NULL else NULL
     cdef floating* yt
+    interior(aw, &qa, &qb)            # outputs whose windows lie inside their row
     while oh < oh1:
         nr = 4 if oh1 - oh >= 4 else (2 if oh1 - oh >= 2 else 1)
         pvmax = wrb_max_pv(nr)
@@ -599,7 +605,7 @@ cdef inline void one_channel_rows(
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t oh = oh0, nr, q, nq, pv, pvmax
-    if aw.dil == 1 and aw.taps > P.VL and aw.out_step == 1 and aw.stride == 1:
+    if long_kernel_rows(P):
         for oh in range(oh0, oh1):
             q = q0
             while q < q1:
@@ -706,9 +712,7 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
     ih_lo = oh0 * ah.stride + ah.off
     nrows = (oh1 - 1 - oh0) * ah.stride + (ah.taps - 1) * ah.dil + 1
     xoff = ng * P.Cg * P.xs_c
-    # the outputs whose windows lie inside a row: [qa, qb) (stride 1 along w)
-    qa = -aw.off if aw.off < 0 else 0
-    qb = aw.n_in - aw.off - (aw.taps - 1) * aw.dil
+    interior(aw, &qa, &qb)            # outputs whose windows lie inside a row
     src = input_window(P, x + xoff, xoff, patch, ih_lo, nrows, q0 + aw.off,
                        q1 - q0 + (aw.taps - 1) * aw.dil,
                        qa < qb and aw.n_in >= WIDTH_WRAP_MIN, masked_rows_apply(P),
@@ -778,10 +782,8 @@ cdef inline void masked_grad_rows(
     leave the row (padding wider than a vector)."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
-    cdef Py_ssize_t q = q0, k, n
-    # outputs whose windows lie inside their row: [qa, qb)
-    cdef Py_ssize_t qa = -aw.off if aw.off < 0 else 0
-    cdef Py_ssize_t qb = aw.n_in - aw.off - (aw.taps - 1) * aw.dil
+    cdef Py_ssize_t q = q0, k, n, qa, qb
+    interior(aw, &qa, &qb)            # outputs whose windows lie inside their row
     while q < q1:
         # vectors 0 .. k-1 from q, those between the first and last inside
         k = 1 if q + P.VL < qa else (qb - q) // P.VL + 1
@@ -888,8 +890,8 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                                     q1 - q0 - nvec * P.VL, gend)
                                     kw0 += nkw
                         m0 += mk
-    lanes_to_part(lanes, P.Kg * P.Cg * P.wc, P.VL, part + chunk * P.G * P.Kg * P.Cg * P.wc
-                  + g * P.Kg * P.Cg * P.wc)
+    lanes_to_part(lanes, P.Kg * P.Cg * P.wc, P.VL,
+                  part + (chunk * P.G + g) * P.Kg * P.Cg * P.wc)
 
 
 def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1] part,
@@ -1551,9 +1553,7 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     part = np.zeros((nchunks, G, nkb, KD, KH, KW, Cg, KB), dtype=x.dtype)
     _run_backward_weight(x.reshape(-1), gy.reshape(-1), part.reshape(-1),
                          N, G, Cg, Kg, kv, nchunks, axes, nthreads)
-    total = part[0]
-    for i in range(1, nchunks):      # fixed order: chunk 0, 1, 2, ...
-        total = total + part[i]
+    total = sum_chunks(part)
     # (G, nkb, KD, KH, KW, Cg, KB) -> (G, nkb*KB, Cg, KD, KH, KW)
     total = total.transpose(0, 1, 6, 5, 2, 3, 4).reshape((G, nkb * KB, Cg, KD, KH, KW))
     dw[...] = total[:, :Kg].reshape(dw.shape)

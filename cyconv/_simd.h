@@ -63,34 +63,13 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
 CY_DEFINE_VEC_OPS(float, cy_vf32, f32)
 CY_DEFINE_VEC_OPS(double, cy_vf64, f64)
 
-/* cy_maskn: lanes >= n set to +0.0 (bitwise, so NaN and Inf there vanish).
- * The limit is a broadcast scalar: filled lane by lane, GCC builds it with
- * one masked broadcast per lane. */
 typedef int cy_vi32 __attribute__((vector_size(CY_VBYTES)));
 typedef long long cy_vi64 __attribute__((vector_size(CY_VBYTES)));
-#define CY_DEFINE_MASKN(V, VI, E, S, L)                                         \
-    static inline V cy_maskn_##S(V v, long n) {                                 \
-        VI idx, z = {0};                                                        \
-        n = n < 0 ? 0 : (n > (L) ? (L) : n);                                    \
-        for (int i = 0; i < (L); i++) idx[i] = i;                               \
-        return (V)((VI)v & (VI)(idx < z + (E)n)); }
-CY_DEFINE_MASKN(cy_vf32, cy_vi32, int, f32, CY_VL_F32)
-CY_DEFINE_MASKN(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
-
-/* cy_maskr: lanes outside [lo, hi) set to +0.0 (bitwise): the lanes of an
- * input vector read in place that fall left or right of its row */
-#define CY_DEFINE_MASKR(V, VI, E, S, L)                                         \
-    static inline V cy_maskr_##S(V v, long lo, long hi) {                       \
-        VI idx, z = {0};                                                        \
-        lo = lo < 0 ? 0 : (lo > (L) ? (L) : lo);                                \
-        hi = hi < 0 ? 0 : (hi > (L) ? (L) : hi);                                \
-        for (int i = 0; i < (L); i++) idx[i] = i;                               \
-        return (V)((VI)v & (VI)((idx >= z + (E)lo) & (idx < z + (E)hi))); }
-CY_DEFINE_MASKR(cy_vf32, cy_vi32, int, f32, CY_VL_F32)
-CY_DEFINE_MASKR(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
 
 /* cy_lanes: a mask with the bits of lanes [lo, hi) set; cy_and applies it
- * (a mask computed once, outside a loop, costs one AND per load in it) */
+ * (a mask computed once, outside a loop, costs one AND per load in it).
+ * The bounds are broadcast scalars: filled lane by lane, GCC builds a
+ * vector with one masked broadcast per lane. */
 #define CY_DEFINE_LANES(V, VI, E, S, L)                                         \
     static inline V cy_lanes_##S(long lo, long hi) {                            \
         VI idx, z = {0};                                                        \
@@ -154,24 +133,6 @@ typedef __m128d cy_vf64;
 CY_DEFINE_VEC_OPS(float, cy_vf32, f32, CY_PS)
 CY_DEFINE_VEC_OPS(double, cy_vf64, f64, CY_PD)
 
-/* cy_maskn: lanes >= n set to +0.0 (through memory: used for row tails only) */
-#define CY_DEFINE_MASKN(T, V, S, L, P)                                             \
-    static __inline V cy_maskn_##S(V v, long n) {                                  \
-        T buf[L]; int i; P(storeu)(buf, v);                                        \
-        for (i = (int)(n < 0 ? 0 : n); i < (L); i++) buf[i] = 0;                  \
-        return P(loadu)(buf); }
-CY_DEFINE_MASKN(float, cy_vf32, f32, CY_VL_F32, CY_PS)
-CY_DEFINE_MASKN(double, cy_vf64, f64, CY_VL_F64, CY_PD)
-
-/* cy_maskr: lanes outside [lo, hi) set to +0.0 (through memory) */
-#define CY_DEFINE_MASKR(T, V, S, L, P)                                             \
-    static __inline V cy_maskr_##S(V v, long lo, long hi) {                        \
-        T buf[L]; int i; P(storeu)(buf, v);                                        \
-        for (i = 0; i < (L); i++) if (i < lo || i >= hi) buf[i] = 0;              \
-        return P(loadu)(buf); }
-CY_DEFINE_MASKR(float, cy_vf32, f32, CY_VL_F32, CY_PS)
-CY_DEFINE_MASKR(double, cy_vf64, f64, CY_VL_F64, CY_PD)
-
 /* cy_lanes: the bits of lanes [lo, hi) set; cy_and applies it */
 #define CY_DEFINE_LANES(T, IT, V, S, L, P)                                         \
     static __inline V cy_lanes_##S(long lo, long hi) {                             \
@@ -184,6 +145,16 @@ CY_DEFINE_LANES(float, unsigned int, cy_vf32, f32, CY_VL_F32, CY_PS)
 CY_DEFINE_LANES(double, unsigned long long, cy_vf64, f64, CY_VL_F64, CY_PD)
 
 #endif
+
+/* cy_maskn: lanes >= n set to +0.0, cy_maskr: lanes outside [lo, hi) set to
+ * +0.0 (bitwise, so NaN and Inf there vanish): row tails, and the lanes of an
+ * input vector read in place that fall left or right of its row */
+static __inline cy_vf32 cy_maskn_f32(cy_vf32 v, long n) { return cy_and_f32(v, cy_lanes_f32(0, n)); }
+static __inline cy_vf64 cy_maskn_f64(cy_vf64 v, long n) { return cy_and_f64(v, cy_lanes_f64(0, n)); }
+static __inline cy_vf32 cy_maskr_f32(cy_vf32 v, long lo, long hi) {
+    return cy_and_f32(v, cy_lanes_f32(lo, hi)); }
+static __inline cy_vf64 cy_maskr_f64(cy_vf64 v, long lo, long hi) {
+    return cy_and_f64(v, cy_lanes_f64(lo, hi)); }
 
 /* cy_opaque: the same pointer, with where it points hidden from the
  * compiler.  A loop that steps a pointer by one vector while loading several
