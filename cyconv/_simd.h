@@ -81,6 +81,44 @@ typedef long long cy_vi64 __attribute__((vector_size(CY_VBYTES)));
 CY_DEFINE_LANES(cy_vf32, cy_vi32, int, f32, CY_VL_F32)
 CY_DEFINE_LANES(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
 
+/* cy_blo / cy_bhi: one butterfly step of an in-register transpose.  For a
+ * pair of rows a, b and a block size h (a power of two below the lane count
+ * L), the h-lane blocks of a at odd block positions trade places with those
+ * of b at even ones:
+ *   lo[l] = l & h ? b[l - h] : a[l],   hi[l] = l & h ? b[l] : a[l + h].
+ * Applied to rows i and i + h for every i with i & h == 0 and every h, the
+ * rows of an L x L block become its columns.  The lane lists are constants
+ * spelled out by the preprocessor (GCC: __builtin_shuffle with a constant
+ * mask, Clang: __builtin_shufflevector), so each step is one or two shuffle
+ * instructions. */
+#define CY_HAVE_SHUFFLE 1
+#define CY_BLO(l, h, L) (((l) & (h)) ? (L) + (l) - (h) : (l))
+#define CY_BHI(l, h, L) (((l) & (h)) ? (L) + (l) : (l) + (h))
+#define CY_LANES2(F, h, L) F(0, h, L), F(1, h, L)
+#define CY_LANES4(F, h, L) CY_LANES2(F, h, L), F(2, h, L), F(3, h, L)
+#define CY_LANES8(F, h, L) CY_LANES4(F, h, L), F(4, h, L), F(5, h, L), F(6, h, L), F(7, h, L)
+#define CY_LANES16(F, h, L) CY_LANES8(F, h, L), F(8, h, L), F(9, h, L), F(10, h, L), \
+    F(11, h, L), F(12, h, L), F(13, h, L), F(14, h, L), F(15, h, L)
+#if CY_VBYTES == 64
+#define CY_LANES_F32 CY_LANES16
+#define CY_LANES_F64 CY_LANES8
+#elif CY_VBYTES == 32
+#define CY_LANES_F32 CY_LANES8
+#define CY_LANES_F64 CY_LANES4
+#else
+#define CY_LANES_F32 CY_LANES4
+#define CY_LANES_F64 CY_LANES2
+#endif
+#if defined(__clang__)
+#define CY_SHUFFLE(VI, a, b, lanes) __builtin_shufflevector(a, b, lanes)
+#else
+#define CY_SHUFFLE(VI, a, b, lanes) __builtin_shuffle(a, b, (VI){lanes})
+#endif
+#define cy_blo_f32(a, b, h) CY_SHUFFLE(cy_vi32, a, b, CY_LANES_F32(CY_BLO, h, CY_VL_F32))
+#define cy_bhi_f32(a, b, h) CY_SHUFFLE(cy_vi32, a, b, CY_LANES_F32(CY_BHI, h, CY_VL_F32))
+#define cy_blo_f64(a, b, h) CY_SHUFFLE(cy_vi64, a, b, CY_LANES_F64(CY_BLO, h, CY_VL_F64))
+#define cy_bhi_f64(a, b, h) CY_SHUFFLE(cy_vi64, a, b, CY_LANES_F64(CY_BHI, h, CY_VL_F64))
+
 #else  /* x86 intrinsics (MSVC, or CY_SIMD_INTRINSICS) */
 
 #if !(defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86))
@@ -144,6 +182,14 @@ CY_DEFINE_VEC_OPS(double, cy_vf64, f64, CY_PD)
 CY_DEFINE_LANES(float, unsigned int, cy_vf32, f32, CY_VL_F32, CY_PS)
 CY_DEFINE_LANES(double, unsigned long long, cy_vf64, f64, CY_VL_F64, CY_PD)
 
+/* no two-vector shuffle in common to the three widths: the micro-kernels
+ * store their channel tiles lane by lane instead of transposing them */
+#define CY_HAVE_SHUFFLE 0
+#define cy_blo_f32(a, b, h) (a)
+#define cy_bhi_f32(a, b, h) (b)
+#define cy_blo_f64(a, b, h) (a)
+#define cy_bhi_f64(a, b, h) (b)
+
 #endif
 
 /* cy_maskn: lanes >= n set to +0.0, cy_maskr: lanes outside [lo, hi) set to
@@ -155,6 +201,23 @@ static __inline cy_vf32 cy_maskr_f32(cy_vf32 v, long lo, long hi) {
     return cy_and_f32(v, cy_lanes_f32(lo, hi)); }
 static __inline cy_vf64 cy_maskr_f64(cy_vf64 v, long lo, long hi) {
     return cy_and_f64(v, cy_lanes_f64(lo, hi)); }
+
+/* cy_storen: the first n lanes of v stored at p, the memory after them
+ * untouched (a masked store on AVX-512) */
+#if defined(__AVX512F__) && CY_VBYTES == 64
+#if !defined(CY_SIMD_INTRINSICS)
+#include <immintrin.h>
+#endif
+static __inline void cy_storen_f32(float *p, cy_vf32 v, long n) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), v); }
+static __inline void cy_storen_f64(double *p, cy_vf64 v, long n) {
+    _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1u), v); }
+#else
+static __inline void cy_storen_f32(float *p, cy_vf32 v, long n) {
+    float t[CY_VL_F32]; long i; cy_store_f32(t, v); for (i = 0; i < n; i++) p[i] = t[i]; }
+static __inline void cy_storen_f64(double *p, cy_vf64 v, long n) {
+    double t[CY_VL_F64]; long i; cy_store_f64(t, v); for (i = 0; i < n; i++) p[i] = t[i]; }
+#endif
 
 /* cy_opaque: the same pointer, with where it points hidden from the
  * compiler.  A loop that steps a pointer by one vector while loading several
