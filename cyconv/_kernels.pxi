@@ -197,9 +197,10 @@ cdef inline void conv_span(
         const Plan* P, Py_ssize_t q0, Py_ssize_t q1, const floating* xrow,
         const floating* wblk, const floating* bblk, floating* yrow,
         Py_ssize_t nc, Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nk,
-        floating* abuf, bint first, bint last) noexcept nogil:
+        floating* abuf, bint first, bint last, bint borders) noexcept nogil:
     """Positions [q0, q1) of a row over one input-channel block.  Partial
-    sums live in abuf[(q - q0) * KB] between blocks."""
+    sums live in abuf[(q - q0) * KB] between blocks.  The border positions
+    (windows leaving the row) are skipped unless ``borders``."""
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t q = q0, pb, tw0, tw1, nw, end
     cdef Py_ssize_t xkd = P.ad.dil * P.xs_d, xkh = P.ah.dil * P.xs_h
@@ -211,6 +212,9 @@ cdef inline void conv_span(
         ain = NULL if first else abuf + (q - q0) * P.KB
         aout = NULL if last else abuf + (q - q0) * P.KB
         if q < P.qlo or q >= P.qhi:
+            if not borders:
+                q += 1
+                continue
             # border: one position with its clipped taps
             tap_range(aw, q, &tw0, &tw1)
             nw = tw1 - tw0
@@ -238,6 +242,48 @@ cdef inline void conv_span(
         q += pb
 
 
+cdef inline void border_columns(
+        const Plan* P, const floating* xrow, const floating* wblk,
+        const floating* bblk, floating* yrow, Py_ssize_t nd, Py_ssize_t nk,
+        Py_ssize_t nrows) noexcept nogil:
+    """The border positions (windows leaving the row: padding along w) of
+    ``nrows`` consecutive output rows whose taps along h all lie inside the
+    input, as tiles along h: the rows share the clipped taps of a border
+    position, so a tile of pb rows loads each weight vector once for pb
+    outputs (one row at a time, a border position is one output per weight
+    load).  xrow, yrow: the first row; all input channels at once."""
+    cdef const Axis* aw = &P.aw
+    cdef const Axis* ah = &P.ah
+    cdef Py_ssize_t q, r, pb, tw0, tw1, nw
+    cdef Py_ssize_t xstep = ah.stride * P.xs_h, ystep = ah.out_step * P.ys_h
+    cdef const floating* xq
+    cdef const floating* wq
+    q = 0
+    while q < aw.n_q:
+        if q == P.qlo and P.qhi > q:
+            q = P.qhi
+            continue
+        tap_range(aw, q, &tw0, &tw1)
+        nw = tw1 - tw0
+        xq = xrow
+        wq = wblk
+        if nw > 0:
+            xq = xrow + q * aw.stride + aw.off + tw0 * aw.dil
+            wq = wblk + tw0 * P.KB
+        else:
+            nw = 0
+        r = 0
+        while r < nrows:
+            pb = P.pbmax
+            while pb > 1 and r + pb > nrows:
+                pb = smaller_tile(P.kv, pb)
+            fwd_tile(P.kv, pb, xq + r * xstep, wq, bblk, yrow + q * aw.out_step + r * ystep,
+                     P.Cg, P.xs_c, P.wc, nd, ah.taps, nw, P.ad.dil * P.xs_d, ah.dil * P.xs_h, aw.dil, P.wkd, P.wkh, xstep, nk, P.ys_c, ystep,
+                     NULL, NULL)
+            r += pb
+        q += 1
+
+
 cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
                           Py_ssize_t nq_max, const floating* x, const floating* wpk,
                           const floating* bpk, floating* y, floating* abuf) noexcept nogil:
@@ -251,7 +297,8 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
     cdef const Plan* P = &plans[0]
     cdef const Plan* Q
     cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, nd, nh, nk
-    cdef Py_ssize_t s0, s1, c0, nc, ph
+    cdef Py_ssize_t s0, s1, c0, nc, ph, h0, h1
+    cdef bint columns
     cdef const floating* xrow
     cdef const floating* wblk
     cdef const floating* bblk = NULL
@@ -283,6 +330,16 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
     yrow = (y + ((n * P.G + g) * P.Ky + kb * P.KB) * P.ys_c
             + (qd * P.ad.out_step + P.ad.out_base) * P.ys_d
             + (qh * P.ah.out_step + P.ah.out_base) * P.ys_h)
+    # rows whose taps along h all lie inside the input leave their border
+    # positions to border_columns, run by the first row of each block of
+    # pbmax such rows.  One phase along w only: with several (strided
+    # transposed convolutions) the column tiles measured slower.
+    interior(&P.ah, &h0, &h1)
+    columns = nph == 1 and nd > 0 and P.pbmax > 1 and h0 <= qh < h1 and h1 - h0 >= 2
+    if columns and (qh - h0) % P.pbmax == 0:
+        border_columns(P, xrow, wpk + P.woff + (g * P.nkb + kb) * P.Cg * P.wc + td0 * P.wkd,
+                       bblk, yrow + P.aw.out_base, nd, nk,
+                       P.pbmax if h1 - qh > P.pbmax else h1 - qh)
     s0 = 0
     while s0 < nq_max:
         for ph in range(nph):
@@ -297,7 +354,7 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
                 nc = P.Cg - c0 if P.Cg - c0 < Q.cb else Q.cb
                 conv_span(Q, s0, s1, xrow + c0 * P.xs_c, wblk + c0 * Q.wc, bblk,
                           yrow + Q.aw.out_base, nc, nd, nh, nk, abuf, c0 == 0,
-                          c0 + nc >= P.Cg)
+                          c0 + nc >= P.Cg, not columns)
                 c0 += nc
                 if c0 >= P.Cg:
                     break

@@ -219,6 +219,12 @@ static __inline void cy_storen_f64(double *p, cy_vf64 v, long n) {
     double t[CY_VL_F64]; long i; cy_store_f64(t, v); for (i = 0; i < n; i++) p[i] = t[i]; }
 #endif
 
+/* cy_stores: the first n lanes of v stored s elements apart */
+static __inline void cy_stores_f32(float *p, cy_vf32 v, long n, long s) {
+    float t[CY_VL_F32]; long i; cy_store_f32(t, v); for (i = 0; i < n; i++) p[i * s] = t[i]; }
+static __inline void cy_stores_f64(double *p, cy_vf64 v, long n, long s) {
+    double t[CY_VL_F64]; long i; cy_store_f64(t, v); for (i = 0; i < n; i++) p[i * s] = t[i]; }
+
 /* cy_opaque: the same pointer, with where it points hidden from the
  * compiler.  A loop that steps a pointer by one vector while loading several
  * vectors after it otherwise gets its loads carried from one iteration to the
