@@ -1219,28 +1219,40 @@ cdef struct BPlan:
     Axis ad, ah, aw
 
 
+cdef inline void transpose(const floating* src, Py_ssize_t ss, Py_ssize_t m, Py_ssize_t n,
+                           floating* dst, Py_ssize_t ds, Py_ssize_t dn) noexcept nogil:
+    """dst[j * ds + i] = src[i * ss + j] for i < m, j < n (m, n <= one
+    vector); lanes m <= i < dn of dst zero."""
+    if floating is float:
+        cy_transpose_f32(src, ss, m, n, dst, ds, dn)
+    else:
+        cy_transpose_f64(src, ss, m, n, dst, ds, dn)
+
+
 cdef inline void pack_grad_row(const BPlan* P, const floating* grow, Py_ssize_t nk,
                                Py_ssize_t o0, Py_ssize_t no, floating* gbuf) noexcept nogil:
-    """gy row segment [o0, o0 + no) of nk channels as [o][KB], zero-padded.
-    Channel by channel: each read is one contiguous run."""
-    cdef Py_ssize_t v, o
-    cdef const floating* src
-    for v in range(nk):
-        src = grow + v * P.ys_c + o0
-        for o in range(no):
-            gbuf[o * P.KB + v] = src[o]
-    for v in range(nk, P.KB):
-        for o in range(no):
-            gbuf[o * P.KB + v] = 0
+    """gy row segment [o0, o0 + no) of nk channels as [o][KB], zero-padded
+    (vector blocks transposed in registers)."""
+    cdef Py_ssize_t VL = vector_lanes(gbuf[0]), v, o, m, n
+    o = 0
+    while o < no:
+        n = no - o if no - o < VL else VL
+        v = 0
+        while v < P.KB:
+            m = nk - v if nk - v < VL else VL
+            if m < 0:
+                m = 0
+            transpose(grow + v * P.ys_c + o0 + o, P.ys_c, m, n,
+                      gbuf + o * P.KB + v, P.KB, VL)
+            v += VL
+        o += VL
 
 
 cdef inline void pack_input_row(const BPlan* P, const floating* xrow, Py_ssize_t iw0,
                                 Py_ssize_t width, floating* xbuf) noexcept nogil:
     """Input row positions [iw0, iw0 + width) of all Cg channels as [u][Cg],
-    zero outside the row.  Channel by channel: contiguous reads, and the
-    strided writes stay in the (L1-sized) buffer."""
-    cdef Py_ssize_t a, e, c, u
-    cdef const floating* src
+    zero outside the row (vector blocks transposed in registers)."""
+    cdef Py_ssize_t VL = vector_lanes(xbuf[0]), a, e, c, u, m, n
     a = -iw0 if iw0 < 0 else 0
     e = P.aw.n_in - iw0
     if e > width:
@@ -1251,10 +1263,16 @@ cdef inline void pack_input_row(const BPlan* P, const floating* xrow, Py_ssize_t
         memset(xbuf, 0, a * P.Cg * sizeof(floating))
     if e < width:
         memset(xbuf + e * P.Cg, 0, (width - e) * P.Cg * sizeof(floating))
-    for c in range(P.Cg):
-        src = xrow + c * P.xs_c + iw0
-        for u in range(a, e):
-            xbuf[u * P.Cg + c] = src[u]
+    u = a
+    while u < e:
+        n = e - u if e - u < VL else VL
+        c = 0
+        while c < P.Cg:
+            m = P.Cg - c if P.Cg - c < VL else VL
+            transpose(xrow + c * P.xs_c + iw0 + u, P.xs_c, m, n, xbuf + u * P.Cg + c,
+                      P.Cg, m)
+            c += VL
+        u += VL
 
 
 cdef inline floating* input_rows(const BPlan* P, const floating* ximg, Py_ssize_t idep,

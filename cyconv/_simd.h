@@ -219,6 +219,60 @@ static __inline void cy_storen_f64(double *p, cy_vf64 v, long n) {
     double t[CY_VL_F64]; long i; cy_store_f64(t, v); for (i = 0; i < n; i++) p[i] = t[i]; }
 #endif
 
+/* cy_loadn: the first n lanes from p, the rest zero (nothing read there) */
+#if defined(__AVX512F__) && CY_VBYTES == 64
+static __inline cy_vf32 cy_loadn_f32(const float *p, long n) {
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p); }
+static __inline cy_vf64 cy_loadn_f64(const double *p, long n) {
+    return _mm512_maskz_loadu_pd((__mmask8)((1u << n) - 1u), p); }
+#else
+static __inline cy_vf32 cy_loadn_f32(const float *p, long n) {
+    float t[CY_VL_F32] = {0}; long i; for (i = 0; i < n; i++) t[i] = p[i];
+    return cy_load_f32(t); }
+static __inline cy_vf64 cy_loadn_f64(const double *p, long n) {
+    double t[CY_VL_F64] = {0}; long i; for (i = 0; i < n; i++) t[i] = p[i];
+    return cy_load_f64(t); }
+#endif
+
+/* cy_transpose: dst[j * ds + i] = src[i * ss + j] for the m x n block
+ * (m, n <= L) at src; each of the n rows of dst gets dn lanes (dn <= L),
+ * lanes i >= m zero.  In registers through the butterfly steps where the
+ * vector extension has shuffles, element by element otherwise. */
+#if CY_HAVE_SHUFFLE
+#define CY_BSTAGE(S, V, L, r, h)                                                \
+    _Pragma("GCC unroll 16")                                                    \
+    for (int i_ = 0; i_ < (L); i_++) if (!(i_ & (h)) && i_ + (h) < (L)) {       \
+        V lo_ = cy_blo_##S(r[i_], r[i_ + (h)], h);                              \
+        r[i_ + (h)] = cy_bhi_##S(r[i_], r[i_ + (h)], h); r[i_] = lo_; }
+#define CY_DEFINE_TRANSPOSE(T, V, S, L)                                         \
+    static __inline void cy_transpose_##S(const T *src, long ss, long m, long n, \
+                                          T *dst, long ds, long dn) {           \
+        V r[L];                                                                 \
+        _Pragma("GCC unroll 16")                                                \
+        for (int i = 0; i < (L); i++)                                           \
+            r[i] = i < m ? cy_loadn_##S(src + i * ss, n) : cy_zero_##S();       \
+        if ((L) > 8) { CY_BSTAGE(S, V, L, r, 8) }                               \
+        if ((L) > 4) { CY_BSTAGE(S, V, L, r, 4) }                               \
+        if ((L) > 2) { CY_BSTAGE(S, V, L, r, 2) }                               \
+        CY_BSTAGE(S, V, L, r, 1)                                                \
+        _Pragma("GCC unroll 16")                                                \
+        for (int j = 0; j < (L); j++)                                           \
+            if (j < n) {                                                        \
+                if (dn == (L)) cy_store_##S(dst + j * ds, r[j]);                \
+                else cy_storen_##S(dst + j * ds, r[j], dn);                     \
+            } }
+#else
+#define CY_DEFINE_TRANSPOSE(T, V, S, L)                                         \
+    static __inline void cy_transpose_##S(const T *src, long ss, long m, long n, \
+                                          T *dst, long ds, long dn) {           \
+        long i, j;                                                              \
+        for (j = 0; j < n; j++)                                                 \
+            for (i = 0; i < dn; i++)                                            \
+                dst[j * ds + i] = i < m ? src[i * ss + j] : (T)0; }
+#endif
+CY_DEFINE_TRANSPOSE(float, cy_vf32, f32, CY_VL_F32)
+CY_DEFINE_TRANSPOSE(double, cy_vf64, f64, CY_VL_F64)
+
 /* cy_stores: the first n lanes of v stored s elements apart */
 static __inline void cy_stores_f32(float *p, cy_vf32 v, long n, long s) {
     float t[CY_VL_F32]; long i; cy_store_f32(t, v); for (i = 0; i < n; i++) p[i * s] = t[i]; }
