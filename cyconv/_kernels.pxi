@@ -62,8 +62,9 @@ from cyconv._openmp_helpers cimport (
 
 from cyconv._geometry import backward_input_phases
 
-# After the main tiles of a row, the remainder (< tile_width(kv)) runs as the
-# smaller tile widths of the variant (smaller_tile): each width at most once.
+# A run of positions is cut into the variant's tile widths by first_tile:
+# mostly main tiles, the rest as few, wide tiles (16 positions as 8 + 8
+# rather than 14 + 2).
 
 
 _scratch = threading.local()
@@ -232,9 +233,7 @@ cdef inline void conv_span(
             continue
         # interior: the widest tile that fits before the next border / end
         end = P.qhi if P.qhi < q1 else q1
-        pb = P.pbmax
-        while pb > 1 and q + pb > end:
-            pb = smaller_tile(P.kv, pb)
+        pb = first_tile(P.kv, end - q)
         fwd_tile(P.kv, pb, xrow + q * aw.stride + aw.off, wblk, bblk,
                  yrow + q * aw.out_step, nc, P.xs_c, P.wc, nd, nh, aw.taps,
                  xkd, xkh, aw.dil, P.wkd, P.wkh, aw.stride, nk, P.ys_c, aw.out_step,
@@ -274,9 +273,7 @@ cdef inline void border_columns(
             nw = 0
         r = 0
         while r < nrows:
-            pb = P.pbmax
-            while pb > 1 and r + pb > nrows:
-                pb = smaller_tile(P.kv, pb)
+            pb = first_tile(P.kv, nrows - r)
             fwd_tile(P.kv, pb, xq + r * xstep, wq, bblk, yrow + q * aw.out_step + r * ystep,
                      P.Cg, P.xs_c, P.wc, nd, ah.taps, nw, P.ad.dil * P.xs_d, ah.dil * P.xs_h, aw.dil, P.wkd, P.wkh, xstep, nk, P.ys_c, ystep,
                      NULL, NULL)
@@ -297,7 +294,7 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
     cdef const Plan* P = &plans[0]
     cdef const Plan* Q
     cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, nd, nh, nk
-    cdef Py_ssize_t s0, s1, c0, nc, ph, h0, h1
+    cdef Py_ssize_t s0, s1, c0, nc, ph, h0, h1, nb
     cdef bint columns
     cdef const floating* xrow
     cdef const floating* wblk
@@ -332,14 +329,21 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
             + (qh * P.ah.out_step + P.ah.out_base) * P.ys_h)
     # rows whose taps along h all lie inside the input leave their border
     # positions to border_columns, run by the first row of each block of
-    # pbmax such rows.  One phase along w only: with several (strided
-    # transposed convolutions) the column tiles measured slower.
+    # such rows (the blocks: tile widths, first_tile).  One phase along w
+    # only: with several (strided transposed convolutions) the column tiles
+    # measured slower.
     interior(&P.ah, &h0, &h1)
     columns = nph == 1 and nd > 0 and P.pbmax > 1 and h0 <= qh < h1 and h1 - h0 >= 2
-    if columns and (qh - h0) % P.pbmax == 0:
-        border_columns(P, xrow, wpk + P.woff + (g * P.nkb + kb) * P.Cg * P.wc + td0 * P.wkd,
-                       bblk, yrow + P.aw.out_base, nd, nk,
-                       P.pbmax if h1 - qh > P.pbmax else h1 - qh)
+    if columns:
+        r = h0
+        nb = first_tile(P.kv, h1 - r)
+        while r + nb <= qh:
+            r += nb
+            nb = first_tile(P.kv, h1 - r)
+        if r == qh:
+            border_columns(P, xrow,
+                           wpk + P.woff + (g * P.nkb + kb) * P.Cg * P.wc + td0 * P.wkd,
+                           bblk, yrow + P.aw.out_base, nd, nk, nb)
     s0 = 0
     while s0 < nq_max:
         for ph in range(nph):
@@ -1380,9 +1384,7 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                                 for kw in range(1 if aw.dil == 1 else aw.taps):
                                     c0 = 0
                                     while c0 < span:
-                                        pb = P.pbmax
-                                        while pb > 1 and c0 + pb > span:
-                                            pb = smaller_tile(P.kv, pb)
+                                        pb = first_tile(P.kv, span - c0)
                                         fwd_tile(P.kv, pb,
                                                  rows + (th - th0) * P.ah.dil * P.slot_elems
                                                  + kw * aw.dil * P.Cg + c0,
