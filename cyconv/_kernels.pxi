@@ -40,8 +40,9 @@
 #   patch (``input_window``).
 #
 # Extra memory per call: packed weights (padded to the channel block), the
-# backward-weight partial sums (``n_chunks`` weight tensors) and small
-# per-thread work buffers (``scratch``), reused across calls.
+# backward-weight partial sums (one weight tensor per thread: the chunks run
+# in waves, ``weight_slots``) and small per-thread work buffers (``scratch``),
+# reused across calls.
 
 from cython.parallel cimport prange, parallel
 
@@ -857,7 +858,7 @@ cdef inline void masked_grad_rows(
 
 
 cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
-                                 Py_ssize_t nchunks, const floating* x,
+                                 Py_ssize_t nchunks, Py_ssize_t chunk0, const floating* x,
                                  const floating* gy, floating* part,
                                  floating* patch, floating* lanes) noexcept nogil:
     """Weight gradient of one (batch chunk, group) on the width path: lane
@@ -952,35 +953,42 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                     kw0 += nkw
                         m0 += mk
     lanes_to_part(lanes, P.Kg * P.Cg * P.wc, P.VL,
-                  part + (chunk * P.G + g) * P.Kg * P.Cg * P.wc)
+                  part + ((chunk - chunk0) * P.G + g) * P.Kg * P.Cg * P.wc)
 
 
-def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1] part,
-                    Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg,
-                    Py_ssize_t nchunks, tuple axes, tuple plan, int nthreads):
+def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1] slots,
+                    floating[::1] total, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+                    Py_ssize_t Kg, Py_ssize_t nchunks, tuple axes, tuple plan, int nthreads):
+    """total = the weight gradient, [G][Kg][Cg][KH][KW] (weight_slots)."""
     cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0),
                               x.shape[0])
-    cdef Py_ssize_t item, nitems = nchunks * G
+    cdef Py_ssize_t i, c0, nw, nslots, n = total.shape[0]
     cdef floating[:, ::1] patch, lanes
     cdef Py_ssize_t[::1] toff = tap_offsets(&P)
     P.toff = &toff[0]
-    if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
+    if x.shape[0] == 0 or gy.shape[0] == 0 or n == 0:
         return
-    nthreads = max(1, min(nthreads, nitems))
-    dt = np.asarray(part).dtype
+    nslots = slots.shape[0] // n
+    nthreads = max(1, min(nthreads, nslots * G))
+    dt = np.asarray(total).dtype
     rows = (P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1
     patch = scratch("patch", nthreads, Cg * rows * P.Wp, dt)
     lanes = scratch("lanes", nthreads, Kg * Cg * P.wc * P.VL, dt)
     with nogil:
-        if nthreads > 1:
-            for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
-                width_grad_item(item, &P, N, nchunks, &x[0], &gy[0], &part[0],
-                                &patch[omp_get_thread_num(), 0],
-                                &lanes[omp_get_thread_num(), 0])
-        else:
-            for item in range(nitems):
-                width_grad_item(item, &P, N, nchunks, &x[0], &gy[0], &part[0],
-                                &patch[0, 0], &lanes[0, 0])
+        c0 = 0
+        while c0 < nchunks:
+            nw = start_wave(&slots[0], n, nslots, c0, nchunks)
+            if nthreads > 1:
+                for i in prange(nw * G, num_threads=nthreads, schedule="dynamic"):
+                    width_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0], &slots[0],
+                                    &patch[omp_get_thread_num(), 0],
+                                    &lanes[omp_get_thread_num(), 0])
+            else:
+                for i in range(nw * G):
+                    width_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0], &slots[0],
+                                    &patch[0, 0], &lanes[0, 0])
+            end_wave(&total[0], &slots[0], n, nw, c0)
+            c0 += nw
 
 
 cdef tap_offsets(const WPlan* P):
@@ -1214,7 +1222,7 @@ cdef enum:
 
 
 cdef struct BPlan:
-    Py_ssize_t N, G, Cg, Kg, KB, nkb, nchunks, pbmax, oseg
+    Py_ssize_t N, G, Cg, Kg, KB, nkb, nchunks, chunk0, pbmax, oseg
     Py_ssize_t nkg, nkbg              # channel blocks per item, items per group
     int kv
     Py_ssize_t xs_c, xs_d, ys_c, ys_d, blk
@@ -1334,7 +1342,7 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
     cdef const floating* ximg
     cdef floating* rows
     cdef floating* gb
-    cdef floating* acc = part + (chunk * P.G + g) * P.nkb * P.blk
+    cdef floating* acc = part + ((chunk - P.chunk0) * P.G + g) * P.nkb * P.blk
     cdef floating* at
     if kb1 > P.nkb:
         kb1 = P.nkb
@@ -1399,11 +1407,12 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
 
 
 def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
-                         floating[::1] part, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
-                         Py_ssize_t Kg, int kv, Py_ssize_t nchunks, tuple axes,
-                         int nthreads):
+                         floating[::1] slots, floating[::1] total, Py_ssize_t N,
+                         Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv,
+                         Py_ssize_t nchunks, tuple axes, int nthreads):
+    """total = the weight gradient, [G][nkb][KD][KH][KW][Cg][KB] (weight_slots)."""
     cdef BPlan P
-    cdef Py_ssize_t item, nitems, t
+    cdef Py_ssize_t nitems, t, i, nw, c0, nslots, n = total.shape[0]
     cdef floating[:, ::1] gbuf
     cdef floating[:, ::1] xcache
     cdef Py_ssize_t[:, ::1] windows
@@ -1417,11 +1426,15 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     P.ys_d = P.ah.n_q * P.aw.n_q
     P.ys_c = P.ad.n_q * P.ys_d
     P.blk = P.ad.taps * P.ah.taps * P.aw.taps * Cg * P.KB
+    if x.shape[0] == 0 or gy.shape[0] == 0 or n == 0:
+        return
+    nslots = slots.shape[0] // n
     # channel blocks per item: all of a group's (each input row is packed
-    # once for all of them) unless that leaves fewer than two items per
-    # thread.  The summation order of every block is the same either way.
-    # (positive operands only: these divisions are C divisions)
-    P.nkbg = min(P.nkb, max(1, (2 * nthreads + nchunks * G - 1) // max(nchunks * G, 1)))
+    # once for all of them) unless that leaves a thread without an item in
+    # a wave of chunks.  The summation order of every block is the same
+    # either way.  (positive operands only: these divisions are C divisions)
+    nw = nslots
+    P.nkbg = min(P.nkb, max(1, (nthreads + nw * G - 1) // max(nw * G, 1)))
     P.nkg = (P.nkb + P.nkbg - 1) // P.nkbg
     P.nkbg = (P.nkb + P.nkg - 1) // P.nkg
     # output positions per segment: one packed input row fits XBUF_ELEMS and
@@ -1442,24 +1455,28 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     P.wrows = max(P.span_h, XCACHE_ELEMS // (P.span_d * P.slot_elems))
     P.rmax = max(1, min(ROW_GROUP, (P.wrows - P.span_h) // P.ah.stride + 1,
                         GBUF_ELEMS // (P.nkg * P.oseg * P.KB)))
-    nitems = nchunks * G * P.nkbg
-    if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
-        return
-    nthreads = max(1, min(nthreads, nitems))
-    dt = np.asarray(part).dtype
+    nitems = G * P.nkbg                 # per chunk
+    nthreads = max(1, min(nthreads, nslots * nitems))
+    dt = np.asarray(total).dtype
     gbuf = scratch("grad_row", nthreads, P.nkg * P.rmax * P.oseg * P.KB, dt)
     xcache = scratch("input_rows", nthreads, P.span_d * P.wrows * P.slot_elems, dt)
     windows = scratch("input_row_windows", nthreads, 3 * P.span_d, np.intp)
     with nogil:
-        if nthreads > 1:
-            for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
-                t = omp_get_thread_num()
-                bww_item(item, &P, &x[0], &gy[0], &part[0], &gbuf[t, 0], &xcache[t, 0],
-                         &windows[t, 0])
-        else:
-            for item in range(nitems):
-                bww_item(item, &P, &x[0], &gy[0], &part[0], &gbuf[0, 0], &xcache[0, 0],
-                         &windows[0, 0])
+        c0 = 0
+        while c0 < nchunks:
+            nw = start_wave(&slots[0], n, nslots, c0, nchunks)
+            P.chunk0 = c0
+            if nthreads > 1:
+                for i in prange(nw * nitems, num_threads=nthreads, schedule="dynamic"):
+                    t = omp_get_thread_num()
+                    bww_item(c0 * nitems + i, &P, &x[0], &gy[0], &slots[0], &gbuf[t, 0],
+                             &xcache[t, 0], &windows[t, 0])
+            else:
+                for i in range(nw * nitems):
+                    bww_item(c0 * nitems + i, &P, &x[0], &gy[0], &slots[0], &gbuf[0, 0],
+                             &xcache[0, 0], &windows[0, 0])
+            end_wave(&total[0], &slots[0], n, nw, c0)
+            c0 += nw
 
 
 def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_size):
@@ -1481,7 +1498,7 @@ def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_siz
 # rows where they are (nothing is packed or transposed) and keep lane partial
 # sums [k][c][VL] in a per-thread buffer; at the end of a work item the lanes
 # are added in a fixed order into its batch chunk's weight tensor, and the
-# chunks in a fixed order at the end (sum_chunks).
+# chunks in a fixed order (weight_slots).
 
 cdef enum:
     DOT_SEG = 4096           # positions per pass: a block's gy rows stay in L2
@@ -1502,6 +1519,7 @@ def dot_path_applies(tuple axes, dtype):
 
 
 cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks,
+                               Py_ssize_t chunk0,
                                Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t L,
                                Py_ssize_t nkblk, const floating* x, const floating* gy,
                                floating* part, floating* acc) noexcept nogil:
@@ -1546,29 +1564,36 @@ cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks
                     for p in range(nfull, L):
                         s = s + gn[k * L + p] * xn[c * L + p]
                     acc[((k - k0) * Cg + c) * VL] += s
-    lanes_to_part(acc, (k1 - k0) * Cg, VL, part + ((chunk * G + g) * Kg + k0) * Cg)
+    lanes_to_part(acc, (k1 - k0) * Cg, VL, part + (((chunk - chunk0) * G + g) * Kg + k0) * Cg)
 
 
-def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] part,
-                  Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t L,
-                  Py_ssize_t nchunks, int nthreads):
+def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] slots,
+                  floating[::1] total, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+                  Py_ssize_t Kg, Py_ssize_t L, Py_ssize_t nchunks, int nthreads):
+    """total = the weight gradient, [G][Kg][Cg] (weight_slots)."""
     cdef Py_ssize_t nkblk = (Kg + DOT_KBLOCK - 1) // DOT_KBLOCK
-    cdef Py_ssize_t nitems = nchunks * G * nkblk, item
+    cdef Py_ssize_t nitems = G * nkblk, i, c0, nw, nslots, n = total.shape[0]
     cdef floating[:, ::1] lanes
-    if x.shape[0] == 0 or gy.shape[0] == 0 or part.shape[0] == 0:
+    if x.shape[0] == 0 or gy.shape[0] == 0 or n == 0:
         return
-    nthreads = max(1, min(nthreads, nitems))
+    nslots = slots.shape[0] // n
+    nthreads = max(1, min(nthreads, nslots * nitems))
     lanes = scratch("lanes", nthreads, DOT_KBLOCK * Cg * vector_lanes(<floating> 0),
-                    np.asarray(part).dtype)
+                    np.asarray(total).dtype)
     with nogil:
-        if nthreads > 1:
-            for item in prange(nitems, num_threads=nthreads, schedule="dynamic"):
-                dot_grad_item(item, N, nchunks, G, Cg, Kg, L, nkblk, &x[0], &gy[0], &part[0],
-                              &lanes[omp_get_thread_num(), 0])
-        else:
-            for item in range(nitems):
-                dot_grad_item(item, N, nchunks, G, Cg, Kg, L, nkblk, &x[0], &gy[0], &part[0],
-                              &lanes[0, 0])
+        c0 = 0
+        while c0 < nchunks:
+            nw = start_wave(&slots[0], n, nslots, c0, nchunks)
+            if nthreads > 1:
+                for i in prange(nw * nitems, num_threads=nthreads, schedule="dynamic"):
+                    dot_grad_item(c0 * nitems + i, N, nchunks, c0, G, Cg, Kg, L, nkblk,
+                                  &x[0], &gy[0], &slots[0], &lanes[omp_get_thread_num(), 0])
+            else:
+                for i in range(nw * nitems):
+                    dot_grad_item(c0 * nitems + i, N, nchunks, c0, G, Cg, Kg, L, nkblk,
+                                  &x[0], &gy[0], &slots[0], &lanes[0, 0])
+            end_wave(&total[0], &slots[0], n, nw, c0)
+            c0 += nw
 
 
 cdef inline void lanes_to_part(const floating* acc, Py_ssize_t n, Py_ssize_t VL,
@@ -1585,13 +1610,37 @@ cdef inline void lanes_to_part(const floating* acc, Py_ssize_t n, Py_ssize_t VL,
         out[i] = s
 
 
-def sum_chunks(part):
-    """part[chunk, ...] summed over the batch chunks in a fixed order (the
-    result does not depend on how many threads filled `part`)."""
-    total = part[0].copy()
-    for i in range(1, part.shape[0]):
-        total += part[i]
-    return total
+cdef inline Py_ssize_t start_wave(floating* slots, Py_ssize_t n, Py_ssize_t nslots,
+                                  Py_ssize_t c0, Py_ssize_t nchunks) noexcept nogil:
+    """The next wave of batch chunks, [c0, c0 + nw): its slots zeroed."""
+    cdef Py_ssize_t nw = nchunks - c0 if nchunks - c0 < nslots else nslots
+    if c0 > 0:
+        memset(slots, 0, nw * n * sizeof(floating))
+    return nw
+
+
+cdef inline void end_wave(floating* total, const floating* slots, Py_ssize_t n,
+                          Py_ssize_t nw, Py_ssize_t c0) noexcept nogil:
+    """The slots of chunks c0 .. c0 + nw - 1 added into total in chunk order
+    (chunk 0 copied)."""
+    cdef Py_ssize_t i, j
+    cdef const floating* src
+    for i in range(nw):
+        src = slots + i * n
+        if c0 + i == 0:
+            memcpy(total, src, n * sizeof(floating))
+        else:
+            for j in range(n):
+                total[j] += src[j]
+
+
+def weight_slots(Py_ssize_t nchunks, int nthreads, Py_ssize_t n, dtype):
+    """Partial-sum tensors (n elements each) for the weight-gradient batch
+    chunks: one per thread.  The chunks run in waves of that many
+    (start_wave, end_wave); each wave's slots are added into the result in
+    chunk order, so the summation order (chunk 0, + chunk 1, + chunk 2, ...)
+    does not depend on the thread count."""
+    return np.zeros(max(1, min(nchunks, nthreads)) * n, dtype=dtype)
 
 
 def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
@@ -1600,6 +1649,7 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     K = gy.shape[1]
     Cg, Kg = C // G, K // G
     KD, KH, KW = dw.shape[2:]
+    xf, gf = x.reshape(-1), gy.reshape(-1)
     # the width path for few output channels, or for many over a short
     # reduction with at least 3 taps along w (its tiles pair gy rows with taps)
     short = Cg * KD * KH * KW <= WIDTH_MAX_REDUCTION and KW >= 3
@@ -1607,33 +1657,32 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     if plan is not None:
         VL = lanes(x.dtype)
         nchunks = backward_weight_chunks(N, G, Kg * Cg * KH * KW * VL)
-        part = np.zeros((nchunks, G, Kg, Cg, KH, KW), dtype=x.dtype)
-        _run_width_grad(x.reshape(-1), gy.reshape(-1), part.reshape(-1), N, G, Cg, Kg,
-                        nchunks, axes, plan, nthreads)
-        dw[...] = sum_chunks(part).reshape(dw.shape)
+        _run_width_grad(xf, gf, weight_slots(nchunks, nthreads, dw.size, x.dtype),
+                        dw.reshape(-1), N, G, Cg, Kg, nchunks, axes, plan, nthreads)
         return
     if dot_path_applies(axes, x.dtype):
         VL = lanes(x.dtype)
         L = x.shape[2] * x.shape[3] * x.shape[4]
         nkblk = -(-Kg // DOT_KBLOCK)
         nchunks = backward_weight_chunks(N, G * nkblk, DOT_KBLOCK * Cg * VL)
-        part = np.zeros((nchunks, G, Kg, Cg), dtype=x.dtype)
-        _run_dot_grad(x.reshape(-1), gy.reshape(-1), part.reshape(-1), N, G, Cg, Kg, L,
-                      nchunks, nthreads)
-        dw[...] = sum_chunks(part).reshape(dw.shape)
+        _run_dot_grad(xf, gf, weight_slots(nchunks, nthreads, dw.size, x.dtype),
+                      dw.reshape(-1), N, G, Cg, Kg, L, nchunks, nthreads)
         return
     kv = choose_kv(Kg, x.dtype)
     KB = kv * lanes(x.dtype)
     nkb = -(-Kg // KB)
     block = Cg * KD * KH * KW * KB
     nchunks = backward_weight_chunks(N, G * nkb, block)
-    part = np.zeros((nchunks, G, nkb, KD, KH, KW, Cg, KB), dtype=x.dtype)
-    _run_backward_weight(x.reshape(-1), gy.reshape(-1), part.reshape(-1),
-                         N, G, Cg, Kg, kv, nchunks, axes, nthreads)
-    total = sum_chunks(part)
-    # (G, nkb, KD, KH, KW, Cg, KB) -> (G, nkb*KB, Cg, KD, KH, KW)
-    total = total.transpose(0, 1, 6, 5, 2, 3, 4).reshape((G, nkb * KB, Cg, KD, KH, KW))
-    dw[...] = total[:, :Kg].reshape(dw.shape)
+    total = np.zeros((G, nkb, KD, KH, KW, Cg, KB), dtype=x.dtype)
+    _run_backward_weight(xf, gf, weight_slots(nchunks, nthreads, total.size, x.dtype),
+                         total.reshape(-1), N, G, Cg, Kg, kv, nchunks, axes, nthreads)
+    # (G, nkb, KD, KH, KW, Cg, KB) -> (G, Kg, Cg, KD, KH, KW), block by block
+    # (strided copies, no temporary)
+    out = dw.reshape((G, Kg, Cg, KD, KH, KW))
+    tv = total.transpose(0, 1, 6, 5, 2, 3, 4)
+    for kb in range(nkb):
+        k0, k1 = kb * KB, min(Kg, (kb + 1) * KB)
+        out[:, k0:k1] = tv[:, kb, :k1 - k0]
 
 
 # --------------------------------------------------------------------------

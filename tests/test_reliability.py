@@ -132,3 +132,33 @@ def test_outputs_never_alias_inputs():
         out = op()
         assert out.flags.writeable and out.flags.c_contiguous, name
         assert not any(np.may_share_memory(out, a) for a in inputs), name
+
+
+@pytest.mark.parametrize("wshape, xshape, kw", [
+    ((128, 128, 3, 3), (8, 128, 6, 6), dict(padding=1)),      # channel tiles
+    ((64, 256, 1, 1), (8, 256, 8, 8), {}),                     # one-tap dot products
+    ((2, 1, 3, 3), (16, 1, 12, 12), dict(padding=1)),          # width path
+])
+@pytest.mark.parametrize("nt", [1, 2])
+def test_weight_gradient_partials_one_tensor_per_thread(wshape, xshape, kw, nt):
+    """The batch chunks of the weight gradient keep at most one partial-sum
+    weight tensor per thread (the chunks run in waves), plus one result in
+    the channel tiles' layout: extra memory <= (threads + 1) weight tensors
+    beside the returned gradient, however many chunks the batch has."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(xshape).astype(np.float32)
+    w = np.zeros(wshape, np.float32)
+    gy = rng.standard_normal(cyconv.conv2d(x, w, **kw).shape).astype(np.float32)
+    cyconv.conv2d_backward_weight(x, gy, wshape, num_threads=nt, **kw)   # scratch buffers
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        dw = cyconv.conv2d_backward_weight(x, gy, wshape, num_threads=nt, **kw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    extra = peak - dw.nbytes
+    # 32 channels per block: the channel tiles pad the weight tensor to it
+    padded = w.nbytes * max(1.0, 32 / wshape[0])
+    assert extra <= (nt + 1) * padded + 64 * 1024, (extra, w.nbytes)
