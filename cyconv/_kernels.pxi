@@ -54,7 +54,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 
 # The micro-kernels (fwd_tile, wv_tile, wr_tile, wl_tile, wg_tile, wh_tile,
-# wd_tile, tile_width, smaller_tile, wv_max_pv, wr_max_pv, wl_fit_pv,
+# wd_tile, first_tile, wv_max_pv, wr_max_pv, wl_fit_pv,
 # vector_lanes, the cy_* vector ops and the `floating` fused type) come from
 # this variant's _microkernels_<variant> module, cimported by the generated
 # stub that includes this file.
@@ -184,7 +184,7 @@ cdef enum:
 
 
 cdef struct Plan:
-    Py_ssize_t G, Cg, Kg, KB, nkb, pbmax, cb
+    Py_ssize_t G, Cg, Kg, KB, nkb, cb
     Py_ssize_t woff                   # this w-phase's packed weights in wpk
     Py_ssize_t Ky                     # output channels per group in y's layout
     int kv
@@ -276,7 +276,8 @@ cdef inline void border_columns(
         while r < nrows:
             pb = first_tile(P.kv, nrows - r)
             fwd_tile(P.kv, pb, xq + r * xstep, wq, bblk, yrow + q * aw.out_step + r * ystep,
-                     P.Cg, P.xs_c, P.wc, nd, ah.taps, nw, P.ad.dil * P.xs_d, ah.dil * P.xs_h, aw.dil, P.wkd, P.wkh, xstep, nk, P.ys_c, ystep,
+                     P.Cg, P.xs_c, P.wc, nd, ah.taps, nw, P.ad.dil * P.xs_d,
+                     ah.dil * P.xs_h, aw.dil, P.wkd, P.wkh, xstep, nk, P.ys_c, ystep,
                      NULL, NULL)
             r += pb
         q += 1
@@ -334,7 +335,7 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
     # only: with several (strided transposed convolutions) the column tiles
     # measured slower.
     interior(&P.ah, &h0, &h1)
-    columns = nph == 1 and nd > 0 and P.pbmax > 1 and h0 <= qh < h1 and h1 - h0 >= 2
+    columns = nph == 1 and nd > 0 and h0 <= qh < h1 and h1 - h0 >= 2
     if columns:
         r = h0
         nb = first_tile(P.kv, h1 - r)
@@ -376,7 +377,6 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     P.kv = kv
     P.KB = kv * (CY_VBYTES // itemsize)
     P.nkb = (Kg + P.KB - 1) // P.KB
-    P.pbmax = tile_width(kv)
     P.ad = ad
     P.ah = ah
     P.aw = aw
@@ -1227,7 +1227,7 @@ cdef enum:
 
 
 cdef struct BPlan:
-    Py_ssize_t N, G, Cg, Kg, KB, nkb, nchunks, chunk0, pbmax, oseg
+    Py_ssize_t N, G, Cg, Kg, KB, nkb, nchunks, chunk0, oseg
     Py_ssize_t nkg, nkbg              # channel blocks per item, items per group
     int kv
     Py_ssize_t xs_c, xs_d, ys_c, ys_d, blk
@@ -1425,7 +1425,6 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     P.N, P.G, P.Cg, P.Kg, P.kv, P.nchunks = N, G, Cg, Kg, kv, nchunks
     P.KB = kv * vector_lanes(<floating> 0)
     P.nkb = (Kg + P.KB - 1) // P.KB
-    P.pbmax = tile_width(kv)
     P.xs_d = P.ah.n_in * P.aw.n_in
     P.xs_c = P.ad.n_in * P.xs_d
     P.ys_d = P.ah.n_q * P.aw.n_q
@@ -1438,8 +1437,7 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     # once for all of them) unless that leaves a thread without an item in
     # a wave of chunks.  The summation order of every block is the same
     # either way.  (positive operands only: these divisions are C divisions)
-    nw = nslots
-    P.nkbg = min(P.nkb, max(1, (nthreads + nw * G - 1) // max(nw * G, 1)))
+    P.nkbg = min(P.nkb, max(1, (nthreads + nslots * G - 1) // (nslots * G)))
     P.nkg = (P.nkb + P.nkbg - 1) // P.nkbg
     P.nkbg = (P.nkb + P.nkg - 1) // P.nkg
     # output positions per segment: one packed input row fits XBUF_ELEMS and
