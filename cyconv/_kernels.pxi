@@ -675,7 +675,7 @@ cdef inline void one_channel_rows(
         # at most 8 vectors when the tile sums over several input rows
         # (channels or taps along h): 16 measured 1.4x slower there (one
         # input row, a signal: 16 is 1.08x faster in float32)
-        pvmax = 16 if P.Cg * ah.taps == 1 else 8
+        pvmax = wl_fit_pv(16 if P.Cg * ah.taps == 1 else 8)
         for oh in range(oh0, oh1):
             q = q0
             while q < q1:
