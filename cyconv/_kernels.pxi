@@ -1100,7 +1100,7 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     Kt = Kg - rem                      # channels on the channel tiles
     if Kt:
         wt, bt = _channel_slice(w, b, G, Kg, 0, Kt, swap)
-        packs = [pack_weights(wt, G, kv, swap, (taps_d, taps_h, taps_w)).reshape(-1)
+        packs = [pack_weights(wt, G, kv, swap, (taps_d, taps_h, taps_w), nthreads).reshape(-1)
                  for taps_w, _ in w_phases]
         sizes = [p.size for p in packs]
         woffs = tuple(sum(sizes[:i]) for i in range(len(packs)))
@@ -1111,7 +1111,7 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     if rem:
         wr, br = _channel_slice(w, b, G, Kg, Kt, Kg, swap)
         for (taps_w, aw), plan in zip(w_phases, plans):
-            wpk = pack_weights(wr, G, 0, swap, (taps_d, taps_h, taps_w))
+            wpk = pack_weights(wr, G, 0, swap, (taps_d, taps_h, taps_w), nthreads)
             _run_width(x.reshape(-1), wpk.reshape(-1), br, y.reshape(-1), N, G, Cg, rem,
                        (ad, ah, aw), plan, nthreads, Kg, Kt)
 
@@ -1143,7 +1143,12 @@ def choose_kv(Py_ssize_t channels, dtype):
     return 2 if pad2 <= pad1 else 1
 
 
-def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None)):
+cdef enum:
+    PACK_PARALLEL_MIN = 65536    # packed weights at least this long pack on all threads
+
+
+def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None),
+                 int nthreads=1):
     """Repack weights into the order the forward micro-kernel streams them.
 
     ``w`` is (G*A, B, KD, KH, KW).  Without ``swap`` the tile's output
@@ -1152,21 +1157,66 @@ def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None)):
     ``taps`` optionally selects (and orders) the taps of each axis.
     Result: [G][blocks][reduction][kd][kh][kw][KB], zero-padded channels;
     ``kv = 0`` gives KB = 1, i.e. [G][out][reduction][kd][kh][kw] (width path).
+    One pass (pack_fill, on ``nthreads`` for large weights), no
+    temporaries: it runs before every call, and the numpy chain it replaces
+    (take, swap, pad, move axes) took 0.4 ms of a 128 -> 128 3x3
+    backward-input, ~4% of it at 2 threads, serial.
     """
-    for axis, idx in enumerate(taps):
-        if idx is not None:
-            w = np.take(w, idx, axis=2 + axis)
+    w = np.ascontiguousarray(w)
+    KD, KH, KW = w.shape[2:]
+    sel = [np.arange(n, dtype=np.intp) if idx is None else np.asarray(idx, dtype=np.intp)
+           for n, idx in zip((KD, KH, KW), taps)]
+    # flat offsets of the selected taps, in packed order
+    tidx = ((sel[0][:, None, None] * KH + sel[1][None, :, None]) * KW
+            + sel[2][None, None, :]).reshape(-1)
     A = w.shape[0] // G
-    v = w.reshape((G, A) + w.shape[1:])
-    if swap:
-        v = v.swapaxes(1, 2)          # (G, out=B, red=A, ...)
-    M, R = v.shape[1], v.shape[2]
+    M, R = (w.shape[1], A) if swap else (A, w.shape[1])
     KB = kv * lanes(w.dtype) if kv else 1
     nb = -(-M // KB)
-    packed = np.zeros((G, nb * KB) + v.shape[2:], dtype=w.dtype)
-    packed[:, :M] = v
-    packed = packed.reshape((G, nb, KB) + v.shape[2:])
-    return np.ascontiguousarray(np.moveaxis(packed, 2, -1))
+    packed = np.empty((G, nb, R, sel[0].size, sel[1].size, sel[2].size, KB), dtype=w.dtype)
+    if packed.size:
+        pack_fill(w.reshape(-1), packed.reshape(-1), G, A, w.shape[1], KD * KH * KW, KB,
+                  swap, tidx, nthreads)
+    return packed
+
+
+def pack_fill(const floating[::1] w, floating[::1] out, Py_ssize_t G, Py_ssize_t A,
+              Py_ssize_t B, Py_ssize_t s1, Py_ssize_t KB, bint swap,
+              const Py_ssize_t[::1] tidx, int nthreads=1):
+    """out[g][blk][r][k][j] = w's weight of output channel m = blk*KB + j and
+    reduction channel r (group g) at flat tap offset tidx[k] (s1 taps per
+    channel pair), 0 for m >= M (see pack_weights).  The loop nest reads
+    along the smaller source stride: channels (swap) or taps."""
+    cdef Py_ssize_t M = B if swap else A, R = A if swap else B
+    cdef Py_ssize_t nb = (M + KB - 1) // KB, T = tidx.shape[0], s0 = B * s1
+    cdef Py_ssize_t item, g, blk, r, k, j, nm, o, base, step
+    if out.shape[0] < PACK_PARALLEL_MIN:
+        nthreads = 1
+    with nogil:
+        for item in prange(G * nb * R, num_threads=nthreads, schedule="static"):
+            r = item % R
+            blk = (item // R) % nb
+            g = item // (R * nb)
+            o = item * T * KB
+            nm = M - blk * KB if M - blk * KB < KB else KB
+            # channel j of the block at w[base + j * step]
+            if swap:
+                base = (g * A + r) * s0 + blk * KB * s1
+                step = s1
+            else:
+                base = (g * A + blk * KB) * s0 + r * s1
+                step = s0
+            if swap:
+                for k in range(T):
+                    for j in range(nm):
+                        out[o + k * KB + j] = w[base + j * step + tidx[k]]
+            else:
+                for j in range(nm):
+                    for k in range(T):
+                        out[o + k * KB + j] = w[base + j * step + tidx[k]]
+            for k in range(T):
+                for j in range(nm, KB):
+                    out[o + k * KB + j] = 0
 
 
 def pack_bias(b, Py_ssize_t G, int kv):

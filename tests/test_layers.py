@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import cyconv
+from cyconv import _dispatch
 import reference as ref
 from strategies import conv_problems, out_shape
 
@@ -626,3 +627,51 @@ def test_width_path_strided(xs, ws, stride, padding, dilation, groups, dtype):
     want_abs = ref.backward_weight(np.abs(x), np.abs(gy), w.shape, stride, pads, dilation,
                                    groups)
     assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 40), st.integers(1, 9), st.tuples(*[st.integers(1, 3)] * 3),
+       st.sampled_from([0, 1, 2]), st.booleans(), st.booleans(), st.integers(1, 2),
+       st.sampled_from([np.float32, np.float64]), st.data())
+def test_pack_weights_layout(G, A, B, ks, kv, swap, select, nthreads, dtype, data):
+    """The packed weights, element by element, against the layout's
+    definition: [G][block][reduction][kd][kh][kw][KB], output channel
+    m = block*KB + j (B per group with swap, else A), zero past the last
+    channel, taps selected and ordered per axis."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((G * A, B) + ks).astype(dtype)
+    taps = tuple(data.draw(st.lists(st.integers(0, k - 1), min_size=1, max_size=3))
+                 if select else None for k in ks)
+    sel = [np.arange(k) if t is None else np.array(t) for k, t in zip(ks, taps)]
+    got = _dispatch.kernels.pack_weights(w, G, kv, swap, taps, nthreads)
+    KB = kv * _dispatch.kernels.lanes(dtype) if kv else 1
+    M, R = (B, A) if swap else (A, B)
+    nb = -(-M // KB)
+    assert got.shape == (G, nb, R, len(sel[0]), len(sel[1]), len(sel[2]), KB)
+    want = np.zeros(got.shape, dtype)
+    for g in range(G):
+        for m in range(M):
+            for r in range(R):
+                src = w[g * A + r, m] if swap else w[g * A + m, r]
+                want[g, m // KB, r, :, :, :, m % KB] = src[np.ix_(*sel)]
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_pack_weights_parallel_matches_serial(swap):
+    """Packed weights large enough to pack on several threads are the same
+    as packed on one (and as numpy's reshuffle of them)."""
+    w = np.random.default_rng(1).standard_normal((96, 80, 3, 3, 1)).astype(np.float32)
+    taps = (None, np.array([2, 1, 0]), None)
+    one = _dispatch.kernels.pack_weights(w, 2, 2, swap, taps, 1)
+    two = _dispatch.kernels.pack_weights(w, 2, 2, swap, taps, 2)
+    assert two.size >= 65536
+    v = w[:, :, :, ::-1].reshape((2, 48) + w.shape[1:])
+    if swap:
+        v = v.swapaxes(1, 2)
+    KB = one.shape[-1]
+    M = v.shape[1]
+    padded = np.zeros((2, -(-M // KB) * KB) + v.shape[2:], np.float32)
+    padded[:, :M] = v
+    want = np.moveaxis(padded.reshape((2, -1, KB) + v.shape[2:]), 2, -1)
+    assert np.array_equal(one, want) and np.array_equal(two, want)
