@@ -992,7 +992,7 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     with nogil:
         c0 = 0
         while c0 < nchunks:
-            nw = start_wave(&slots[0], n, nslots, c0, nchunks)
+            nw = start_wave(&slots[0], n, nslots, c0, nchunks, nthreads)
             if nthreads > 1:
                 for i in prange(nw * G, num_threads=nthreads, schedule="dynamic"):
                     width_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0], &slots[0],
@@ -1002,7 +1002,7 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
                 for i in range(nw * G):
                     width_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0], &slots[0],
                                     &patch[0, 0], &lanes[0, 0])
-            end_wave(&total[0], &slots[0], n, nw, c0)
+            end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
             c0 += nw
 
 
@@ -1527,7 +1527,7 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     with nogil:
         c0 = 0
         while c0 < nchunks:
-            nw = start_wave(&slots[0], n, nslots, c0, nchunks)
+            nw = start_wave(&slots[0], n, nslots, c0, nchunks, nthreads)
             P.chunk0 = c0
             if nthreads > 1:
                 for i in prange(nw * nitems, num_threads=nthreads, schedule="dynamic"):
@@ -1538,7 +1538,7 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
                 for i in range(nw * nitems):
                     bww_item(c0 * nitems + i, &P, &x[0], &gy[0], &slots[0], &gbuf[0, 0],
                              &xcache[0, 0], &windows[0, 0])
-            end_wave(&total[0], &slots[0], n, nw, c0)
+            end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
             c0 += nw
 
 
@@ -1646,7 +1646,7 @@ def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] s
     with nogil:
         c0 = 0
         while c0 < nchunks:
-            nw = start_wave(&slots[0], n, nslots, c0, nchunks)
+            nw = start_wave(&slots[0], n, nslots, c0, nchunks, nthreads)
             if nthreads > 1:
                 for i in prange(nw * nitems, num_threads=nthreads, schedule="dynamic"):
                     dot_grad_item(c0 * nitems + i, N, nchunks, c0, G, Cg, Kg, L, nkblk,
@@ -1655,7 +1655,7 @@ def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] s
                 for i in range(nw * nitems):
                     dot_grad_item(c0 * nitems + i, N, nchunks, c0, G, Cg, Kg, L, nkblk,
                                   &x[0], &gy[0], &slots[0], &lanes[0, 0])
-            end_wave(&total[0], &slots[0], n, nw, c0)
+            end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
             c0 += nw
 
 
@@ -1673,28 +1673,40 @@ cdef inline void lanes_to_part(const floating* acc, Py_ssize_t n, Py_ssize_t VL,
         out[i] = s
 
 
+cdef enum:
+    WAVE_BLOCK = 16384           # elements per thread work unit of start_wave / end_wave
+
+
 cdef inline Py_ssize_t start_wave(floating* slots, Py_ssize_t n, Py_ssize_t nslots,
-                                  Py_ssize_t c0, Py_ssize_t nchunks) noexcept nogil:
-    """The next wave of batch chunks, [c0, c0 + nw): its slots zeroed."""
+                                  Py_ssize_t c0, Py_ssize_t nchunks,
+                                  int nthreads) noexcept nogil:
+    """The next wave of batch chunks, [c0, c0 + nw): its slots zeroed (on
+    nthreads for large tensors)."""
     cdef Py_ssize_t nw = nchunks - c0 if nchunks - c0 < nslots else nslots
+    cdef Py_ssize_t j, nb = (nw * n + WAVE_BLOCK - 1) // WAVE_BLOCK
     if c0 > 0:
-        memset(slots, 0, nw * n * sizeof(floating))
+        for j in prange(nb, num_threads=nthreads if nb > 1 else 1, schedule="static"):
+            memset(slots + j * WAVE_BLOCK, 0,
+                   (WAVE_BLOCK if nw * n - j * WAVE_BLOCK > WAVE_BLOCK
+                    else nw * n - j * WAVE_BLOCK) * sizeof(floating))
     return nw
 
 
 cdef inline void end_wave(floating* total, const floating* slots, Py_ssize_t n,
-                          Py_ssize_t nw, Py_ssize_t c0) noexcept nogil:
+                          Py_ssize_t nw, Py_ssize_t c0, int nthreads) noexcept nogil:
     """The slots of chunks c0 .. c0 + nw - 1 added into total in chunk order
-    (chunk 0 copied)."""
-    cdef Py_ssize_t i, j
-    cdef const floating* src
-    for i in range(nw):
-        src = slots + i * n
-        if c0 + i == 0:
-            memcpy(total, src, n * sizeof(floating))
-        else:
-            for j in range(n):
-                total[j] += src[j]
+    (chunk 0 copied): each element's sum in that order, so splitting the
+    elements over threads (large tensors) changes no bit."""
+    cdef Py_ssize_t i, j, k, k1, nb = (n + WAVE_BLOCK - 1) // WAVE_BLOCK
+    for k in prange(nb, num_threads=nthreads if nb > 1 else 1, schedule="static"):
+        k1 = (k + 1) * WAVE_BLOCK if (k + 1) * WAVE_BLOCK < n else n
+        for i in range(nw):
+            if c0 + i == 0:
+                memcpy(total + k * WAVE_BLOCK, slots + k * WAVE_BLOCK,
+                       (k1 - k * WAVE_BLOCK) * sizeof(floating))
+            else:
+                for j in range(k * WAVE_BLOCK, k1):
+                    total[j] += slots[i * n + j]
 
 
 def weight_slots(Py_ssize_t nchunks, int nthreads, Py_ssize_t n, dtype):
