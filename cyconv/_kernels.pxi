@@ -446,6 +446,9 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
 # --------------------------------------------------------------------------
 
 cdef enum:
+    STREAM_MIN_BYTES = 8 << 20  # one-channel outputs this large: streaming stores
+
+cdef enum:
     PATCH_ELEMS = 65536      # per-thread input patch (256 KiB in float32)
     WIDTH_MAX_REDUCTION = 32 # channel x tap products per output up to which
                              # the width path takes any number of channels
@@ -465,6 +468,7 @@ cdef struct WPlan:
     Py_ssize_t wm, wc, wkh
     Py_ssize_t Wq                     # patch elements per phase of a row (Wp / stride)
     const Py_ssize_t* toff            # tap l along w reads column toff[l] of a window
+    bint stream                       # one-channel tiles store non-temporally
     Axis ah, aw
 
 
@@ -714,7 +718,7 @@ cdef inline void one_channel_rows(
             wr_tile(nr, pv, xt + q, wg, bg, yt + q * aw.out_step,
                     P.Cg, cs, P.wc, ah.taps, aw.taps, ah.dil * rs, P.toff,
                     aw.taps, ah.stride * rs, ah.out_step * P.ys_h, nq, aw.out_step,
-                    0, ah.taps + nr - 1 if nr > 1 else ah.taps)
+                    0, ah.taps + nr - 1 if nr > 1 else ah.taps, P.stream)
             q += nq
         oh += nr
 
@@ -796,6 +800,8 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
                        &rs, &cs, &mode)
     channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y,
                  mode == WIN_MASKED)
+    if P.stream:
+        cy_sfence()                 # this thread's streamed stores, before the fix-ups
     if mode != WIN_WRAPPED:
         return
     for side in range(2):
@@ -1037,6 +1043,7 @@ cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tu
     P.wm = Cg * P.wc
     P.Wq = P.Wp // P.aw.stride
     P.toff = NULL
+    P.stream = False
     return P
 
 
@@ -1053,6 +1060,9 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
     cdef Py_ssize_t[::1] toff = tap_offsets(&P)
     P.toff = &toff[0]
     P.Ky, P.k0 = Ky, k0
+    # outputs far larger than the caches bypass them (no read for ownership):
+    # 2048^2 5x5 image 1.1x
+    P.stream = Kg == 1 and y.shape[0] * sizeof(floating) >= STREAM_MIN_BYTES
     nitems = N * G * P.nrb * P.nsb
     if y.shape[0] == 0 or nitems == 0:
         return

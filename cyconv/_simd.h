@@ -292,4 +292,39 @@ static __inline void cy_stores_f64(double *p, cy_vf64 v, long n, long s) {
 static __inline const float *cy_opaque_f32(const float *p) { CY_OPAQUE(p); return p; }
 static __inline const double *cy_opaque_f64(const double *p) { CY_OPAQUE(p); return p; }
 
+/* cy_stream: a non-temporal store (no read-for-ownership of the line, not
+ * kept in the caches) where p is vector-aligned, else a plain store; each
+ * thread calls cy_sfence after its streamed stores.  For outputs much larger
+ * than the caches, written once. */
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+#define CY_ALIGNED(p) ((((uintptr_t)(p)) & (CY_VBYTES - 1)) == 0)
+#if CY_VBYTES == 64 && defined(__AVX512F__)
+#define CY_STREAM(T, V, vt, st) static __inline void cy_stream_##T(V *p, cy_v##T v) { \
+    vt t; if (!CY_ALIGNED(p)) { cy_store_##T(p, v); return; } memcpy(&t, &v, sizeof t); st(p, t); }
+CY_STREAM(f32, float, __m512, _mm512_stream_ps)
+CY_STREAM(f64, double, __m512d, _mm512_stream_pd)
+#elif CY_VBYTES == 32 && defined(__AVX__)
+#define CY_STREAM(T, V, vt, st) static __inline void cy_stream_##T(V *p, cy_v##T v) { \
+    vt t; if (!CY_ALIGNED(p)) { cy_store_##T(p, v); return; } memcpy(&t, &v, sizeof t); st(p, t); }
+CY_STREAM(f32, float, __m256, _mm256_stream_ps)
+CY_STREAM(f64, double, __m256d, _mm256_stream_pd)
+#elif CY_VBYTES == 16 && (defined(__SSE2__) || defined(_M_X64))
+#define CY_STREAM(T, V, vt, st) static __inline void cy_stream_##T(V *p, cy_v##T v) { \
+    vt t; if (!CY_ALIGNED(p)) { cy_store_##T(p, v); return; } memcpy(&t, &v, sizeof t); st(p, t); }
+CY_STREAM(f32, float, __m128, _mm_stream_ps)
+CY_STREAM(f64, double, __m128d, _mm_stream_pd)
+#else
+static __inline void cy_stream_f32(float *p, cy_vf32 v) { cy_store_f32(p, v); }
+static __inline void cy_stream_f64(double *p, cy_vf64 v) { cy_store_f64(p, v); }
+#endif
+static __inline void cy_sfence(void) { _mm_sfence(); }
+#else
+static __inline void cy_stream_f32(float *p, cy_vf32 v) { cy_store_f32(p, v); }
+static __inline void cy_stream_f64(double *p, cy_vf64 v) { cy_store_f64(p, v); }
+static __inline void cy_sfence(void) { }
+#endif
+
 #endif
