@@ -1064,7 +1064,7 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
     P.toff = &toff[0]
     P.Ky, P.k0 = Ky, k0
     # outputs far larger than the caches bypass them (no read for ownership):
-    # 2048^2 5x5 image 1.1x
+    # 2048^2 5x5 image 1.19x (kernel alone, aligned output)
     P.stream = Kg == 1 and y.shape[0] * sizeof(floating) >= STREAM_MIN_BYTES
     nitems = N * G * P.nrb * P.nsb
     if y.shape[0] == 0 or nitems == 0:
