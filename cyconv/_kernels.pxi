@@ -694,9 +694,7 @@ cdef inline void one_channel_rows(
                 else:
                     pv = wl_fit_pv((nq + P.VL - 1) // P.VL)
                     nq = nq if nq < pv * P.VL else pv * P.VL
-                wl_tile(pv, src + (oh * ah.stride + ah.off - ih_lo) * rs + (q - q0),
-                        w + (ng % P.G) * P.wm,
-                        (b + ng % P.G) if b != NULL else NULL,
+                wl_tile(pv, src + (oh * ah.stride + ah.off - ih_lo) * rs + (q - q0), wg, bg,
                         y + P.y0 + (ng * P.Ky + P.k0) * P.ys_c
                           + (oh * ah.out_step + ah.out_base) * P.ys_h
                           + q + aw.out_base,
@@ -1216,14 +1214,12 @@ def pack_fill(const floating[::1] w, floating[::1] out, Py_ssize_t G, Py_ssize_t
             if swap:
                 base = (g * A + r) * s0 + blk * KB * s1
                 step = s1
-            else:
-                base = (g * A + blk * KB) * s0 + r * s1
-                step = s0
-            if swap:
                 for k in range(T):
                     for j in range(nm):
                         out[o + k * KB + j] = w[base + j * step + tidx[k]]
             else:
+                base = (g * A + blk * KB) * s0 + r * s1
+                step = s0
                 for j in range(nm):
                     for k in range(T):
                         out[o + k * KB + j] = w[base + j * step + tidx[k]]

@@ -301,19 +301,15 @@ static __inline const double *cy_opaque_f64(const double *p) { CY_OPAQUE(p); ret
 #include <stdint.h>
 #include <string.h>
 #define CY_ALIGNED(p) ((((uintptr_t)(p)) & (CY_VBYTES - 1)) == 0)
-#if CY_VBYTES == 64 && defined(__AVX512F__)
 #define CY_STREAM(T, V, vt, st) static __inline void cy_stream_##T(V *p, cy_v##T v) { \
     vt t; if (!CY_ALIGNED(p)) { cy_store_##T(p, v); return; } memcpy(&t, &v, sizeof t); st(p, t); }
+#if CY_VBYTES == 64 && defined(__AVX512F__)
 CY_STREAM(f32, float, __m512, _mm512_stream_ps)
 CY_STREAM(f64, double, __m512d, _mm512_stream_pd)
 #elif CY_VBYTES == 32 && defined(__AVX__)
-#define CY_STREAM(T, V, vt, st) static __inline void cy_stream_##T(V *p, cy_v##T v) { \
-    vt t; if (!CY_ALIGNED(p)) { cy_store_##T(p, v); return; } memcpy(&t, &v, sizeof t); st(p, t); }
 CY_STREAM(f32, float, __m256, _mm256_stream_ps)
 CY_STREAM(f64, double, __m256d, _mm256_stream_pd)
 #elif CY_VBYTES == 16 && (defined(__SSE2__) || defined(_M_X64))
-#define CY_STREAM(T, V, vt, st) static __inline void cy_stream_##T(V *p, cy_v##T v) { \
-    vt t; if (!CY_ALIGNED(p)) { cy_store_##T(p, v); return; } memcpy(&t, &v, sizeof t); st(p, t); }
 CY_STREAM(f32, float, __m128, _mm_stream_ps)
 CY_STREAM(f64, double, __m128d, _mm_stream_pd)
 #else
