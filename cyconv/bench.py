@@ -42,8 +42,16 @@ TRANSPOSED = [
 OPS = ("fwd", "bwd_data", "bwd_weight")
 
 
-def _median_interleaved(fns, repeats, budget):
-    """Median time of each function, calls interleaved round-robin."""
+def _median_interleaved(fns, repeats, budget, warm=True):
+    """Median time of each function, calls interleaved round-robin.
+
+    ``warm``: each timed call directly follows an untimed call of the same
+    function.  On a shared machine a call that follows a few milliseconds of
+    other work finds its code and data evicted from the caches and pays for
+    it (on the 2-core development machine ~0.25 ms, whatever the call's size);
+    in a plain round-robin only the function after the slowest one pays, so
+    every function is timed warm, as the anchors' own figures are (repeated
+    calls).  ``warm=False`` times the plain round-robin."""
     for f in fns:
         f()
     times = [[] for _ in fns]
@@ -51,6 +59,8 @@ def _median_interleaved(fns, repeats, budget):
     while min(len(t) for t in times) < repeats or (
             time.perf_counter() < end and min(len(t) for t in times) < 50):
         for f, t in zip(fns, times):
+            if warm:
+                f()
             t0 = time.perf_counter()
             f()
             t.append(time.perf_counter() - t0)
@@ -351,7 +361,7 @@ def run(args):
             for i, (name, op, flops, mine, theirs, out_bytes) in enumerate(jobs):
                 names = sorted(theirs)
                 times = _median_interleaved([mine] + [theirs[n] for n in names],
-                                            args.repeat, args.budget)
+                                            args.repeat, args.budget, not args.cold)
                 best[i] = times if best[i] is None else [min(a, b) for a, b in
                                                          zip(best[i], times)]
                 prog.step(f"{name} {op}")
@@ -473,6 +483,9 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=1,
                     help="time the suite this many times; each function's time is its "
                          "best round (median of repeats within a round)")
+    ap.add_argument("--cold", action="store_true",
+                    help="time each call right after the previous function's (plain "
+                         "round-robin) instead of after an untimed call of its own")
     ap.add_argument("--memory", action="store_true", help="report extra memory per call")
     ap.add_argument("--json", default=None, help="write the records to this file")
     ap.add_argument("--plot", default=None, help="bar chart PNG (needs matplotlib)")

@@ -23,7 +23,7 @@ def test_bench_rounds_keep_each_functions_best(tmp_path, capsys):
 def _stub_bench(monkeypatch, jobs, timings):
     """bench.main over the given jobs, with `timings(fns)` as the timer and
     nothing printed; returns the list its records are collected into."""
-    monkeypatch.setattr(bench, "_median_interleaved", lambda fns, r, b: timings(fns))
+    monkeypatch.setattr(bench, "_median_interleaved", lambda fns, r, b, warm=True: timings(fns))
     monkeypatch.setattr(bench, "layer_jobs", lambda *a: jobs)
     monkeypatch.setattr(bench, "signal_jobs", lambda *a: [])
     monkeypatch.setattr(bench, "cnn_step_jobs", lambda *a: [])
@@ -87,3 +87,20 @@ def test_bench_peak_is_the_cases_own_dtype(monkeypatch):
         assert abs(pct["signal_1d_1e6x31_float64"] - 2 * pct["image_2d_2048sq_5x5_float32"]) < 1e-9
         assert abs(pct["layer"] - pct["image_2d_2048sq_5x5_float32"]
                    * (1 if dtype == "float32" else 2)) < 1e-9
+
+
+def test_bench_timed_calls_follow_their_own_warm_call(monkeypatch):
+    """warm: every timed call comes right after an untimed call of the same
+    function; cold: plain round-robin."""
+    calls = []
+    clock = iter(range(10**6))
+    fns = [lambda name=name: calls.append(name) for name in "abc"]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(clock)))
+    for warm in (True, False):
+        calls.clear()
+        bench._median_interleaved(fns, 3, 0.0, warm)
+        rounds = calls[3:]              # after one untimed call of each
+        per = 2 if warm else 1
+        assert len(rounds) == 3 * 3 * per
+        expect = [n for _ in range(3) for n in "abc" for _ in range(per)]
+        assert rounds == expect
