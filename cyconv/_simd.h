@@ -317,10 +317,13 @@ static __inline void cy_stream_f32(float *p, cy_vf32 v) { cy_store_f32(p, v); }
 static __inline void cy_stream_f64(double *p, cy_vf64 v) { cy_store_f64(p, v); }
 #endif
 static __inline void cy_sfence(void) { _mm_sfence(); }
+/* cy_prefetch: a hint to bring p's line into the caches (never faults) */
+static __inline void cy_prefetch(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
 #else
 static __inline void cy_stream_f32(float *p, cy_vf32 v) { cy_store_f32(p, v); }
 static __inline void cy_stream_f64(double *p, cy_vf64 v) { cy_store_f64(p, v); }
 static __inline void cy_sfence(void) { }
+static __inline void cy_prefetch(const void *p) { (void)p; }
 #endif
 
 #endif

@@ -129,7 +129,7 @@ def test_large_signal_against_numpy():
 
 @pytest.mark.parametrize("shape", [(1100, 2048), (1000, 2101)])
 def test_large_image_streamed_output(shape):
-    """Outputs of 8 MiB and more are written with streaming stores (rows
+    """Outputs of 2 MiB and more are written with streaming stores (rows
     aligned or not, row-end outputs recomputed after them): the same as
     the sum of shifted copies, through the signal API (aligned output) and
     the layer API (numpy's own allocation)."""
@@ -141,9 +141,28 @@ def test_large_image_streamed_output(shape):
                for i in range(5) for j in range(5))
     bound = ref.sum_abs_bound(np.abs(pad).max() * np.abs(k).sum(), 25, np.float32)
     got = cyconv.correlate(img, k, "same")
-    assert got.nbytes >= 8 << 20 and got.ctypes.data % 64 == 0
+    assert got.nbytes >= 2 << 20 and got.ctypes.data % 64 == 0
     assert np.abs(got - want).max() <= bound
     y = cyconv.conv2d(img[None, None], k[None, None], padding=2)[0, 0]
+    assert np.abs(y - want).max() <= bound
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [700_001, 700_016])
+def test_long_signal_streamed_output(n, dtype):
+    """A 1-D output of 2 MiB and more (streaming stores, the input read
+    ahead by prefetches that run past its end) against numpy.convolve,
+    through the signal API (aligned output) and the layer API (numpy's own
+    allocation, aligned or not)."""
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal(n).astype(dtype)
+    v = rng.standard_normal(31).astype(dtype)
+    want = np.convolve(a.astype(np.float64), v.astype(np.float64), "same")
+    bound = ref.sum_abs_bound(np.abs(a).max() * np.abs(v).sum(), 31, dtype)
+    got = cyconv.convolve(a, v, "same")
+    assert got.nbytes >= 2 << 20 and got.ctypes.data % 64 == 0
+    assert got.dtype == dtype and np.abs(got - want).max() <= bound
+    y = cyconv.conv1d(a[None, None], v[None, None, ::-1].copy(), padding=15)[0, 0]
     assert np.abs(y - want).max() <= bound
 
 
