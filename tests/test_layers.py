@@ -675,3 +675,36 @@ def test_pack_weights_parallel_matches_serial(swap):
     padded[:, :M] = v
     want = np.moveaxis(padded.reshape((2, -1, KB) + v.shape[2:]), 2, -1)
     assert np.array_equal(one, want) and np.array_equal(two, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_every_row_length_and_channel_count(stride, dtype):
+    """Rows of 1..60 output positions (every cover of a row by the channel
+    tiles' widths, the border positions beside them) in the forward and
+    backward-input passes, and 11..50 input channels (the tiles of the weight
+    gradient run along input channels), against the reference; reductions
+    long enough for the channel tiles (12 channels x 3 taps > 32)."""
+    rng = np.random.default_rng(7)
+    k = 2 * _dispatch.kernels.lanes(dtype)        # two channel vectors per tile
+    for n in range(1, 61):
+        x = rng.standard_normal((1, 12, (n - 1) * stride + 1)).astype(dtype)
+        w = rng.standard_normal((k, 12, 3)).astype(dtype)
+        got = cyconv.conv1d(x, w, stride=stride, padding=1)
+        want = ref.conv(x, w, None, (stride,), [(1, 1)], (1,), 1)
+        want_abs = ref.conv(np.abs(x), np.abs(w), None, (stride,), [(1, 1)], (1,), 1)
+        assert_close(got, want, want_abs, 36, dtype)
+        gy = rng.standard_normal(got.shape).astype(dtype)
+        dx = cyconv.conv1d_backward_input(gy, w, x.shape, stride=stride, padding=1)
+        want = ref.backward_input(gy, w, x.shape, (stride,), [(1, 1)], (1,), 1)
+        want_abs = ref.backward_input(np.abs(gy), np.abs(w), x.shape, (stride,), [(1, 1)],
+                                      (1,), 1)
+        assert_close(dx, want, want_abs, 3 * k, dtype)
+    for c in range(11, 51):
+        x = rng.standard_normal((2, c, 20)).astype(dtype)
+        gy = rng.standard_normal((2, k, (20 - 1) // stride + 1)).astype(dtype)
+        dw = cyconv.conv1d_backward_weight(x, gy, (k, c, 3), stride=stride, padding=1)
+        want = ref.backward_weight(x, gy, (k, c, 3), (stride,), [(1, 1)], (1,), 1)
+        want_abs = ref.backward_weight(np.abs(x), np.abs(gy), (k, c, 3), (stride,), [(1, 1)],
+                                       (1,), 1)
+        assert_close(dw, want, want_abs, 2 * gy.shape[2], dtype)
