@@ -147,22 +147,25 @@ def test_large_image_streamed_output(shape):
     assert np.abs(y - want).max() <= bound
 
 
+@pytest.mark.parametrize("num_threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [700_001, 700_016])
-def test_long_signal_streamed_output(n, dtype):
+def test_long_signal_streamed_output(n, dtype, num_threads):
     """A 1-D output of 2 MiB and more (streaming stores, the input read
     ahead by prefetches that run past its end) against numpy.convolve,
     through the signal API (aligned output) and the layer API (numpy's own
-    allocation, aligned or not)."""
+    allocation, aligned or not), on one thread and on two (each fences its
+    streamed stores)."""
     rng = np.random.default_rng(4)
     a = rng.standard_normal(n).astype(dtype)
     v = rng.standard_normal(31).astype(dtype)
     want = np.convolve(a.astype(np.float64), v.astype(np.float64), "same")
     bound = ref.sum_abs_bound(np.abs(a).max() * np.abs(v).sum(), 31, dtype)
-    got = cyconv.convolve(a, v, "same")
+    got = cyconv.convolve(a, v, "same", num_threads=num_threads)
     assert got.nbytes >= 2 << 20 and got.ctypes.data % 64 == 0
     assert got.dtype == dtype and np.abs(got - want).max() <= bound
-    y = cyconv.conv1d(a[None, None], v[None, None, ::-1].copy(), padding=15)[0, 0]
+    y = cyconv.conv1d(a[None, None], v[None, None, ::-1].copy(), padding=15,
+                      num_threads=num_threads)[0, 0]
     assert np.abs(y - want).max() <= bound
 
 
