@@ -1185,20 +1185,39 @@ def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None),
     """
     w = np.ascontiguousarray(w)
     KD, KH, KW = w.shape[2:]
-    sel = [np.arange(n, dtype=np.intp) if idx is None else np.asarray(idx, dtype=np.intp)
-           for n, idx in zip((KD, KH, KW), taps)]
-    # flat offsets of the selected taps, in packed order
-    tidx = ((sel[0][:, None, None] * KH + sel[1][None, :, None]) * KW
-            + sel[2][None, None, :]).reshape(-1)
+    tidx = flat_taps(taps, KD, KH, KW)
     A = w.shape[0] // G
     M, R = (w.shape[1], A) if swap else (A, w.shape[1])
     KB = kv * lanes(w.dtype) if kv else 1
     nb = -(-M // KB)
-    packed = np.empty((G, nb, R, sel[0].size, sel[1].size, sel[2].size, KB), dtype=w.dtype)
+    packed = np.empty((G, nb, R) + tuple(n if t is None else len(t)
+                                         for n, t in zip((KD, KH, KW), taps)) + (KB,),
+                      dtype=w.dtype)
     if packed.size:
         pack_fill(w.reshape(-1), packed.reshape(-1), G, A, w.shape[1], KD * KH * KW, KB,
                   swap, tidx, nthreads)
     return packed
+
+
+def flat_taps(taps, Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW):
+    """Flat offsets (d * KH + h) * KW + w of the taps ``taps`` selects along
+    each axis (all of an axis where None), in packed order (one typed loop:
+    the numpy version took 5 of a 31-tap signal call's 28 us)."""
+    cdef Py_ssize_t nd, nh, nw, i, j, k, n = 0, a, b
+    td, th, tw = taps
+    nd = KD if td is None else len(td)
+    nh = KH if th is None else len(th)
+    nw = KW if tw is None else len(tw)
+    out = np.empty(nd * nh * nw, dtype=np.intp)
+    cdef Py_ssize_t[::1] o = out
+    for i in range(nd):
+        a = i if td is None else td[i]
+        for j in range(nh):
+            b = (a * KH + (j if th is None else th[j])) * KW
+            for k in range(nw):
+                o[n] = b + (k if tw is None else tw[k])
+                n += 1
+    return out
 
 
 def pack_fill(const floating[::1] w, floating[::1] out, Py_ssize_t G, Py_ssize_t A,
