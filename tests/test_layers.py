@@ -341,6 +341,7 @@ def test_zero_input_channels_gives_bias():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,stride,padding,groups", [
     ((2, 100, 9, 11), (3, 100, 3, 3), 1, 1, 1),       # many input-channel blocks, few outputs
+    ((1, 200, 5, 20), (32, 200, 3, 3), 1, 1, 1),      # ... on the channel tiles (7-8 blocks)
     ((1, 90, 7, 6), (40, 45, 3, 3), (2, 1), 1, 2),    # blocks x groups x two channel vectors
     ((2, 70, 40), (5, 70, 9), 1, "same", 1),           # 1-D, long rows
     ((1, 64, 300), (2, 64, 5), 2, 2, 1),               # rows longer than one segment
