@@ -20,10 +20,15 @@ def test_bench_rounds_keep_each_functions_best(tmp_path, capsys):
     assert "odd_17to33_5x5" in printed and "bwd_data" in printed
 
 
-def _stub_bench(monkeypatch, jobs, timings):
+def _stub_bench(monkeypatch, jobs, timings, warm_seen=None):
     """bench.main over the given jobs, with `timings(fns)` as the timer and
-    nothing printed; returns the list its records are collected into."""
-    monkeypatch.setattr(bench, "_median_interleaved", lambda fns, r, b, warm=True: timings(fns))
+    nothing printed; returns the list its records are collected into (and
+    appends the timer's `warm` argument to warm_seen)."""
+    def timer(fns, r, b, warm=True):
+        if warm_seen is not None:
+            warm_seen.append(warm)
+        return timings(fns)
+    monkeypatch.setattr(bench, "_median_interleaved", timer)
     monkeypatch.setattr(bench, "layer_jobs", lambda *a: jobs)
     monkeypatch.setattr(bench, "signal_jobs", lambda *a: [])
     monkeypatch.setattr(bench, "cnn_step_jobs", lambda *a: [])
@@ -91,16 +96,34 @@ def test_bench_peak_is_the_cases_own_dtype(monkeypatch):
 
 def test_bench_timed_calls_follow_their_own_warm_call(monkeypatch):
     """warm: every timed call comes right after an untimed call of the same
-    function; cold: plain round-robin."""
+    function; cold: plain round-robin.  The clock's readings ("t") are
+    logged with the calls, so a warm-up call placed after the timed one, or
+    a reading that brackets the wrong call, fails."""
     calls = []
     clock = iter(range(10**6))
     fns = [lambda name=name: calls.append(name) for name in "abc"]
-    monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(clock)))
+
+    def perf_counter():
+        calls.append("t")
+        return float(next(clock))
+
+    monkeypatch.setattr(bench.time, "perf_counter", perf_counter)
     for warm in (True, False):
         calls.clear()
         bench._median_interleaved(fns, 3, 0.0, warm)
-        rounds = calls[3:]              # after one untimed call of each
-        per = 2 if warm else 1
-        assert len(rounds) == 3 * 3 * per
-        expect = [n for _ in range(3) for n in "abc" for _ in range(per)]
-        assert rounds == expect
+        per_call = (lambda n: [n, "t", n, "t"]) if warm else (lambda n: ["t", n, "t"])
+        # one untimed call of each, the budget's reading, 3 rounds, the
+        # loop's last budget check
+        want = list("abc") + ["t"] + [c for _ in range(3) for n in "abc"
+                                      for c in per_call(n)] + ["t"]
+        assert calls == want
+
+
+def test_bench_cold_flag_reaches_the_timer(monkeypatch):
+    """The bench times warm by default and plain round-robin with --cold."""
+    jobs = [("case", "fwd", 1e9, lambda: None, {"anchor": lambda: None}, 0)]
+    for argv, want in (([], True), (["--cold"], False)):
+        seen = []
+        _stub_bench(monkeypatch, jobs, lambda fns: [1.0] * len(fns), seen)
+        assert bench.main(argv + ["--threads", "1"]) == 0
+        assert seen and all(w is want for w in seen)

@@ -341,7 +341,7 @@ def test_zero_input_channels_gives_bias():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,stride,padding,groups", [
     ((2, 100, 9, 11), (3, 100, 3, 3), 1, 1, 1),       # many input-channel blocks, few outputs
-    ((1, 200, 5, 20), (32, 200, 3, 3), 1, 1, 1),      # ... on the channel tiles (7-8 blocks)
+    ((1, 200, 5, 20), (32, 200, 3, 3), 1, 1, 1),      # ... on the channel tiles (4-8 blocks)
     ((1, 90, 7, 6), (40, 45, 3, 3), (2, 1), 1, 2),    # blocks x groups x two channel vectors
     ((2, 70, 40), (5, 70, 9), 1, "same", 1),           # 1-D, long rows
     ((1, 64, 300), (2, 64, 5), 2, 2, 1),               # rows longer than one segment
@@ -682,10 +682,10 @@ def test_pack_weights_parallel_matches_serial(swap):
 @pytest.mark.parametrize("stride", [1, 2])
 def test_every_row_length_and_channel_count(stride, dtype):
     """Rows of 1..60 output positions (every cover of a row by the channel
-    tiles' widths, the border positions beside them) in the forward and
-    backward-input passes, and 11..50 input channels (the tiles of the weight
-    gradient run along input channels), against the reference; reductions
-    long enough for the channel tiles (12 channels x 3 taps > 32)."""
+    tiles' widths, the border positions beside them) in the forward pass and
+    in each stride phase of the backward-input pass, and 11..50 input
+    channels (the tiles of the weight gradient run along input channels),
+    against the reference; reductions long enough for the channel tiles."""
     rng = np.random.default_rng(7)
     k = 2 * _dispatch.kernels.lanes(dtype)        # two channel vectors per tile
     for n in range(1, 61):
@@ -695,12 +695,16 @@ def test_every_row_length_and_channel_count(stride, dtype):
         want = ref.conv(x, w, None, (stride,), [(1, 1)], (1,), 1)
         want_abs = ref.conv(np.abs(x), np.abs(w), None, (stride,), [(1, 1)], (1,), 1)
         assert_close(got, want, want_abs, 36, dtype)
-        gy = rng.standard_normal(got.shape).astype(dtype)
-        dx = cyconv.conv1d_backward_input(gy, w, x.shape, stride=stride, padding=1)
-        want = ref.backward_input(gy, w, x.shape, (stride,), [(1, 1)], (1,), 1)
-        want_abs = ref.backward_input(np.abs(gy), np.abs(w), x.shape, (stride,), [(1, 1)],
-                                      (1,), 1)
-        assert_close(dx, want, want_abs, 3 * k, dtype)
+    # backward-input onto k channels (two vectors): every input length, so
+    # every row length of each stride phase (20 channels x 2 taps > 32)
+    for n in range(1, 60 * stride + 1):
+        gy = rng.standard_normal((1, 20, (n - 1) // stride + 1)).astype(dtype)
+        w = rng.standard_normal((20, k, 3)).astype(dtype)
+        dx = cyconv.conv1d_backward_input(gy, w, (1, k, n), stride=stride, padding=1)
+        want = ref.backward_input(gy, w, (1, k, n), (stride,), [(1, 1)], (1,), 1)
+        want_abs = ref.backward_input(np.abs(gy), np.abs(w), (1, k, n), (stride,),
+                                      [(1, 1)], (1,), 1)
+        assert_close(dx, want, want_abs, 60, dtype)
     for c in range(11, 51):
         x = rng.standard_normal((2, c, 20)).astype(dtype)
         gy = rng.standard_normal((2, k, (20 - 1) // stride + 1)).astype(dtype)

@@ -151,11 +151,12 @@ def test_large_image_streamed_output(shape):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [700_001, 700_016])
 def test_long_signal_streamed_output(n, dtype, num_threads):
-    """A 1-D output of 2 MiB and more (streaming stores, the input read
-    ahead by prefetches that run past its end) against numpy.convolve,
-    through the signal API (aligned output) and the layer API (numpy's own
-    allocation, aligned or not), on one thread and on two (each fences its
-    streamed stores)."""
+    """A 1-D output of 2 MiB and more (streaming stores where a vector is
+    64-byte aligned, the input read ahead by prefetches that run past its
+    end) against numpy.convolve, through the signal API (aligned output) and
+    the layer API into an aligned ``out`` and one a float off alignment
+    (plain stores), on one thread and on two (each fences its streamed
+    stores)."""
     rng = np.random.default_rng(4)
     a = rng.standard_normal(n).astype(dtype)
     v = rng.standard_normal(31).astype(dtype)
@@ -164,9 +165,14 @@ def test_long_signal_streamed_output(n, dtype, num_threads):
     got = cyconv.convolve(a, v, "same", num_threads=num_threads)
     assert got.nbytes >= 2 << 20 and got.ctypes.data % 64 == 0
     assert got.dtype == dtype and np.abs(got - want).max() <= bound
-    y = cyconv.conv1d(a[None, None], v[None, None, ::-1].copy(), padding=15,
-                      num_threads=num_threads)[0, 0]
-    assert np.abs(y - want).max() <= bound
+    buf = cyconv.signal._empty_aligned((n + 1,), np.dtype(dtype))
+    for off in (0, 1):
+        out = buf[off:off + n].reshape(1, 1, n)
+        out[...] = np.nan
+        y = cyconv.conv1d(a[None, None], v[None, None, ::-1].copy(), padding=15,
+                          num_threads=num_threads, out=out)
+        assert y is out and (out.ctypes.data % 64 == 0) == (off == 0)
+        assert np.abs(y[0, 0] - want).max() <= bound
 
 
 def test_docstring_examples():
