@@ -451,8 +451,8 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
 # --------------------------------------------------------------------------
 
 cdef enum:
-    STREAM_MIN_BYTES = 2 << 20  # one-channel outputs this large (twice a Zen 4
-                                # core's L2): streaming stores
+    STREAM_MIN_BYTES = 2 << 20  # one-channel tiles writing this much in a call
+                                # (twice a Zen 4 core's L2): streaming stores
 
 cdef enum:
     PATCH_BYTES = 524288     # per-thread input patch (was 256 KiB: the stride-2
@@ -1069,7 +1069,7 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
     # outputs larger than a core's caches bypass them (no read for ownership):
     # 2048^2 5x5 image 1.19x (kernel alone, aligned output); 1e6-sample
     # signal 1.21x (float32), 1.03-1.07x (float64), same process
-    P.stream = Kg == 1 and y.shape[0] * sizeof(floating) >= STREAM_MIN_BYTES
+    P.stream = Kg == 1 and N * G * P.ys_c * sizeof(floating) >= STREAM_MIN_BYTES
     nitems = N * G * P.nrb * P.nsb
     if y.shape[0] == 0 or nitems == 0:
         return
