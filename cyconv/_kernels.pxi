@@ -1194,19 +1194,18 @@ def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None),
     M, R = (w.shape[1], A) if swap else (A, w.shape[1])
     KB = kv * lanes(w.dtype) if kv else 1
     nb = -(-M // KB)
-    packed = np.empty((G, nb, R) + tuple(n if t is None else len(t)
-                                         for n, t in zip((KD, KH, KW), taps)) + (KB,),
-                      dtype=w.dtype)
+    packed = np.empty((G, nb, R) + tidx.shape + (KB,), dtype=w.dtype)
     if packed.size:
         pack_fill(w.reshape(-1), packed.reshape(-1), G, A, w.shape[1], KD * KH * KW, KB,
-                  swap, tidx, nthreads)
+                  swap, tidx.reshape(-1), nthreads)
     return packed
 
 
 def flat_taps(taps, Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW):
     """Flat offsets (d * KH + h) * KW + w of the taps ``taps`` selects along
-    each axis (all of an axis where None), in packed order (one typed loop:
-    the numpy version took 5 of a 31-tap signal call's 28 us)."""
+    each axis (all of an axis where None), as an (nd, nh, nw) array in packed
+    order (one typed loop: the numpy version took 5 of a 31-tap signal
+    call's 28 us)."""
     cdef Py_ssize_t nd, nh, nw, i, j, k, n = 0, a, b
     td, th, tw = taps
     nd = KD if td is None else len(td)
@@ -1221,7 +1220,7 @@ def flat_taps(taps, Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW):
             for k in range(nw):
                 o[n] = b + (k if tw is None else tw[k])
                 n += 1
-    return out
+    return out.reshape(nd, nh, nw)
 
 
 def pack_fill(const floating[::1] w, floating[::1] out, Py_ssize_t G, Py_ssize_t A,
