@@ -195,6 +195,8 @@ cdef struct Plan:
     int kv
     Py_ssize_t xs_c, xs_d, xs_h       # input strides (channel, depth, height)
     Py_ssize_t ys_c, ys_d, ys_h       # output strides
+    Py_ssize_t tk, tstep              # the tiles' channel and position steps
+                                      # (ys_c, out_step; or a phase buffer's)
     Py_ssize_t wc, wkd, wkh           # packed-weight strides
     Py_ssize_t qlo, qhi               # interior positions along w
     Axis ad, ah, aw
@@ -232,17 +234,17 @@ cdef inline void conv_span(
                 wq = wblk + tw0 * P.KB
             else:
                 nw = 0
-            fwd_tile(P.kv, 1, xq, wq, bblk, yrow + q * aw.out_step, nc, P.xs_c, P.wc,
+            fwd_tile(P.kv, 1, xq, wq, bblk, yrow + q * P.tstep, nc, P.xs_c, P.wc,
                      nd, nh, nw, xkd, xkh, aw.dil, P.wkd, P.wkh, aw.stride,
-                     nk, P.ys_c, aw.out_step, ain, aout)
+                     nk, P.tk, P.tstep, ain, aout)
             q += 1
             continue
         # interior: the widest tile that fits before the next border / end
         end = P.qhi if P.qhi < q1 else q1
         pb = first_tile(P.kv, end - q)
         fwd_tile(P.kv, pb, xrow + q * aw.stride + aw.off, wblk, bblk,
-                 yrow + q * aw.out_step, nc, P.xs_c, P.wc, nd, nh, aw.taps,
-                 xkd, xkh, aw.dil, P.wkd, P.wkh, aw.stride, nk, P.ys_c, aw.out_step,
+                 yrow + q * P.tstep, nc, P.xs_c, P.wc, nd, nh, aw.taps,
+                 xkd, xkh, aw.dil, P.wkd, P.wkh, aw.stride, nk, P.tk, P.tstep,
                  ain, aout)
         q += pb
 
@@ -288,16 +290,56 @@ cdef inline void border_columns(
         q += 1
 
 
+cdef inline void weave_phases(const Plan* plans, Py_ssize_t nph, Py_ssize_t s0,
+                              Py_ssize_t nk, const floating* pbuf,
+                              floating* yrow) noexcept nogil:
+    """y[k, q * nph + r] = pbuf[r][k][q - s0]: the row segment from s0 of
+    each stride phase r (its tiles wrote it to the phase buffer pbuf, in
+    rows of SEGMENT positions per channel) woven into the output row.  The
+    positions every phase has go by vectors (cy_interleave); the last one,
+    which the later phases lack when the output length is not a multiple of
+    the stride, element by element."""
+    cdef Py_ssize_t VL = vector_lanes(pbuf[0])
+    cdef Py_ssize_t ss = plans[0].KB * SEGMENT, ys = plans[0].ys_c
+    cdef Py_ssize_t e = plans[nph - 1].aw.n_q      # the last phase has the fewest
+    cdef Py_ssize_t k, q, n, r, er
+    if e > s0 + SEGMENT:
+        e = s0 + SEGMENT
+    for k in range(nk):
+        q = s0
+        while q < e:
+            n = VL if e - q > VL else e - q
+            if floating is float:
+                cy_interleave_f32(pbuf + k * SEGMENT + (q - s0), ss, nph, n,
+                                  yrow + k * ys + q * nph)
+            else:
+                cy_interleave_f64(pbuf + k * SEGMENT + (q - s0), ss, nph, n,
+                                  yrow + k * ys + q * nph)
+            q += n
+        for r in range(nph):
+            er = plans[r].aw.n_q
+            if er > s0 + SEGMENT:
+                er = s0 + SEGMENT
+            q = e if e > s0 else s0
+            while q < er:
+                yrow[k * ys + q * nph + r] = pbuf[r * ss + k * SEGMENT + q - s0]
+                q += 1
+
+
 cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
                           Py_ssize_t nq_max, const floating* x, const floating* wpk,
-                          const floating* bpk, floating* y, floating* abuf) noexcept nogil:
+                          const floating* bpk, floating* y, floating* abuf,
+                          floating* pbuf) noexcept nogil:
     """One output row (all positions along w) of one output-channel block.
 
     ``plans`` holds one Plan per phase along w (several only for strided
     transposed convolutions; they differ only in their w axis and packed
     weights; ``nq_max`` is their longest row).  The phases run per row
     segment, one after the other, so the output lines a segment writes stay
-    in cache until every phase is done."""
+    in cache until every phase is done.  With a phase buffer ``pbuf`` (the
+    phases are the output's stride phases: weave_phases) the tiles write each
+    phase's segment there with unit steps, and the segment is then woven into
+    the output row by vectors."""
     cdef const Plan* P = &plans[0]
     cdef const Plan* Q
     cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, nd, nh, nk
@@ -364,11 +406,14 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
             while True:
                 nc = P.Cg - c0 if P.Cg - c0 < Q.cb else Q.cb
                 conv_span(Q, s0, s1, xrow + c0 * P.xs_c, wblk + c0 * Q.wc, bblk,
-                          yrow + Q.aw.out_base, nc, nd, nh, nk, abuf, c0 == 0,
+                          (pbuf + ph * P.KB * SEGMENT - s0) if pbuf != NULL
+                          else yrow + Q.aw.out_base, nc, nd, nh, nk, abuf, c0 == 0,
                           c0 + nc >= P.Cg, not columns)
                 c0 += nc
                 if c0 >= P.Cg:
                     break
+        if pbuf != NULL:
+            weave_phases(plans, nph, s0, nk, pbuf, yrow)
         s0 += SEGMENT
 
 
@@ -391,6 +436,8 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     P.ys_h = aw.n_out
     P.ys_d = ah.n_out * aw.n_out
     P.ys_c = ad.n_out * P.ys_d
+    P.tk = P.ys_c
+    P.tstep = aw.out_step
     P.wkh = aw.taps * P.KB
     P.wkd = ah.taps * P.wkh
     P.wc = ad.taps * P.wkd
@@ -414,6 +461,9 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
     cdef const floating* bp = NULL
     cdef Py_ssize_t nitems, item, nq = 0
     cdef floating[:, ::1] abuf
+    cdef floating[:, ::1] pbuf
+    cdef floating* pb = NULL
+    cdef bint weave
     if y.shape[0] == 0 or x.shape[0] == 0 or wpk.shape[0] == 0 or nph < 1:
         return
     plans = <Plan*> malloc(nph * sizeof(Plan))
@@ -430,17 +480,37 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
             return
         if bpk is not None and bpk.shape[0] > 0:
             bp = &bpk[0]
+        # the phases along w are the output's stride phases, in order (every
+        # residue has taps): their tiles write phase buffers with unit steps,
+        # woven into the output by vectors, instead of storing every element
+        # a stride apart
+        if floating is float:
+            weave = cy_interleaves_f32(nph)
+        else:
+            weave = cy_interleaves_f64(nph)
+        for i in range(nph):
+            weave = weave and plans[i].aw.out_step == nph and plans[i].aw.out_base == i
+        if weave:
+            for i in range(nph):
+                plans[i].tk = SEGMENT
+                plans[i].tstep = 1
         nitems = N * G * ad.n_q * ah.n_q * plans[0].nkb
         nthreads = max(1, min(nthreads, nitems))
         abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, np.asarray(y).dtype)
+        if weave:
+            pbuf = scratch("phase_rows", nthreads, nph * SEGMENT * plans[0].KB,
+                           np.asarray(y).dtype)
+            pb = &pbuf[0, 0]
         with nogil:
             if nthreads > 1:
                 for item in prange(nitems, num_threads=nthreads, schedule="guided"):
                     conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0],
-                             &abuf[omp_get_thread_num(), 0])
+                             &abuf[omp_get_thread_num(), 0],
+                             pb + omp_get_thread_num() * nph * SEGMENT * plans[0].KB
+                             if weave else NULL)
             else:
                 for item in range(nitems):
-                    conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0])
+                    conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0], pb)
     finally:
         free(plans)
 

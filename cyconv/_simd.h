@@ -118,6 +118,14 @@ CY_DEFINE_LANES(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
 #define cy_bhi_f32(a, b, h) CY_SHUFFLE(cy_vi32, a, b, CY_LANES_F32(CY_BHI, h, CY_VL_F32))
 #define cy_blo_f64(a, b, h) CY_SHUFFLE(cy_vi64, a, b, CY_LANES_F64(CY_BLO, h, CY_VL_F64))
 #define cy_bhi_f64(a, b, h) CY_SHUFFLE(cy_vi64, a, b, CY_LANES_F64(CY_BHI, h, CY_VL_F64))
+/* cy_ziplo / cy_ziphi: the lanes of a and b alternated, from their first
+ * halves (lo) or their second halves (hi): lo = a0 b0 a1 b1 ... */
+#define CY_ZLO(l, h, L) (((l) & 1) ? (L) + (l) / 2 : (l) / 2)
+#define CY_ZHI(l, h, L) (((l) & 1) ? (L) + (L) / 2 + (l) / 2 : (L) / 2 + (l) / 2)
+#define cy_ziplo_f32(a, b) CY_SHUFFLE(cy_vi32, a, b, CY_LANES_F32(CY_ZLO, 0, CY_VL_F32))
+#define cy_ziphi_f32(a, b) CY_SHUFFLE(cy_vi32, a, b, CY_LANES_F32(CY_ZHI, 0, CY_VL_F32))
+#define cy_ziplo_f64(a, b) CY_SHUFFLE(cy_vi64, a, b, CY_LANES_F64(CY_ZLO, 0, CY_VL_F64))
+#define cy_ziphi_f64(a, b) CY_SHUFFLE(cy_vi64, a, b, CY_LANES_F64(CY_ZHI, 0, CY_VL_F64))
 
 #else  /* x86 intrinsics (MSVC, or CY_SIMD_INTRINSICS) */
 
@@ -278,6 +286,56 @@ static __inline void cy_stores_f32(float *p, cy_vf32 v, long n, long s) {
     float t[CY_VL_F32]; long i; cy_store_f32(t, v); for (i = 0; i < n; i++) p[i * s] = t[i]; }
 static __inline void cy_stores_f64(double *p, cy_vf64 v, long n, long s) {
     double t[CY_VL_F64]; long i; cy_store_f64(t, v); for (i = 0; i < n; i++) p[i * s] = t[i]; }
+
+/* cy_interleave: dst[q * s + r] = src[r * ss + q] for q < n <= L (the
+ * vector's lanes) and r < s: s rows of n positions (the stride phases of a
+ * transposed convolution) woven into n * s consecutive elements.  For s a
+ * power of two up to 16, where the vector extension has shuffles: log2(s)
+ * rounds of zips, each pairing row i with row i + s/2 (the perfect shuffle),
+ * leave the s vectors in output order; element by element otherwise. */
+#if CY_HAVE_SHUFFLE
+#define CY_DEFINE_INTERLEAVE_S(T, V, S, L, NS)                                  \
+    static __inline void cy_interleave##NS##_##S(const T *src, long ss, long n, T *dst) { \
+        V v[NS], u[NS]; long tot = n * (NS);                                    \
+        _Pragma("GCC unroll 16")                                                \
+        for (int i = 0; i < (NS); i++)                                          \
+            v[i] = n == (L) ? cy_load_##S(src + i * ss) : cy_loadn_##S(src + i * ss, n); \
+        _Pragma("GCC unroll 4")                                                 \
+        for (int h = (NS); h > 1; h >>= 1) {                                    \
+            _Pragma("GCC unroll 8")                                             \
+            for (int i = 0; i < (NS) / 2; i++) {                                \
+                u[2 * i] = cy_ziplo_##S(v[i], v[i + (NS) / 2]);                 \
+                u[2 * i + 1] = cy_ziphi_##S(v[i], v[i + (NS) / 2]); }           \
+            _Pragma("GCC unroll 16")                                            \
+            for (int i = 0; i < (NS); i++) v[i] = u[i]; }                       \
+        _Pragma("GCC unroll 16")                                                \
+        for (int i = 0; i < (NS); i++) {                                        \
+            if (tot >= (i + 1) * (L)) cy_store_##S(dst + i * (L), v[i]);        \
+            else if (tot > i * (L)) cy_storen_##S(dst + i * (L), v[i], tot - i * (L)); } }
+#define CY_DEFINE_INTERLEAVE(T, V, S, L)                                        \
+    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 2)                                       \
+    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 4)                                       \
+    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 8)                                       \
+    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 16)                                      \
+    static __inline int cy_interleaves_##S(long s) {                            \
+        return s == 2 || s == 4 || s == 8 || s == 16; }                         \
+    static __inline void cy_interleave_##S(const T *src, long ss, long s, long n, T *dst) { \
+        switch (s) {                                                            \
+        case 2: cy_interleave2_##S(src, ss, n, dst); return;                    \
+        case 4: cy_interleave4_##S(src, ss, n, dst); return;                    \
+        case 8: cy_interleave8_##S(src, ss, n, dst); return;                    \
+        case 16: cy_interleave16_##S(src, ss, n, dst); return; }                \
+        { long q, r; for (q = 0; q < n; q++) for (r = 0; r < s; r++)            \
+              dst[q * s + r] = src[r * ss + q]; } }
+#else
+#define CY_DEFINE_INTERLEAVE(T, V, S, L)                                        \
+    static __inline int cy_interleaves_##S(long s) { (void)s; return 0; }       \
+    static __inline void cy_interleave_##S(const T *src, long ss, long s, long n, T *dst) { \
+        long q, r; for (q = 0; q < n; q++) for (r = 0; r < s; r++)              \
+            dst[q * s + r] = src[r * ss + q]; }
+#endif
+CY_DEFINE_INTERLEAVE(float, cy_vf32, f32, CY_VL_F32)
+CY_DEFINE_INTERLEAVE(double, cy_vf64, f64, CY_VL_F64)
 
 /* cy_opaque: the same pointer, with where it points hidden from the
  * compiler.  A loop that steps a pointer by one vector while loading several

@@ -375,14 +375,21 @@ def test_large_reductions(xs, ws, stride, padding, groups, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,stride,padding,opad,dilation", [
-    ((2, 12, 300), (12, 40, 16), 8, 4, 0, 1),          # 8 phases, rows > one segment
-    ((1, 9, 290), (9, 20, 7), 3, 2, 2, 1),             # phases of 3 and 2 taps, n_q differ
+    # (input channels x taps of a phase > 32: the channel tiles, not the width path)
+    ((2, 20, 300), (20, 40, 16), 8, 4, 0, 1),          # 8 phases woven, rows > one segment
+    ((1, 17, 131), (17, 33, 4), 2, 1, 1, 1),           # 2 phases woven, odd output length
+    ((1, 9, 40), (9, 20, 64), 16, 3, 0, 1),            # 16 phases woven, 10 in the last position
+    ((2, 9, 6, 70), (9, 17, 3, 8), (2, 4), (1, 2), (1, 3), 1),  # 4 phases woven, 3 at the end
+    ((1, 12, 290), (12, 20, 7), 3, 2, 2, 1),           # phases of 3 and 2 taps, n_q differ
     ((2, 6, 5, 140), (6, 21, 3, 3), (2, 4), 1, (1, 1), (1, 2)),  # w phases with no taps
     ((1, 5, 3, 4, 150), (5, 18, 2, 2, 5), (1, 2, 3), (0, 1, 2), 0, 1),  # 3-D
 ])
 def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
     """Strided transposed convolutions on the channel path: the stride phases
-    along w run together per row segment (segments, uneven and empty phases)."""
+    along w run together per row segment (segments, uneven and empty phases),
+    and where every residue has taps and the stride is 2, 4, 8 or 16 they are
+    woven into the output by vectors (whole positions, then the last one,
+    which only some phases reach)."""
     rng = np.random.default_rng(13)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
