@@ -187,6 +187,7 @@ DETERMINISM_CASES = [
     ((16, 3, 32, 32), (16, 3, 3, 3), 1, 1, 1, 1),
     ((4, 32, 20, 20), (32, 1, 3, 3), 1, 1, 1, 32),
     ((6, 1, 3000), (12, 1, 31), 1, 15, 1, 1),
+    ((2, 40, 203), (48, 40, 8), 4, 2, 1, 1),     # backward-input / transpose: 4 woven phases
 ]
 
 
@@ -381,7 +382,11 @@ def test_large_reductions(xs, ws, stride, padding, groups, dtype):
     ((1, 9, 40), (9, 20, 64), 16, 3, 0, 1),            # 16 phases woven, 10 in the last position
     ((2, 9, 6, 70), (9, 17, 3, 8), (2, 4), (1, 2), (1, 3), 1),  # 4 phases woven, 3 at the end
     ((1, 12, 290), (12, 20, 7), 3, 2, 2, 1),           # phases of 3 and 2 taps, n_q differ
-    ((2, 6, 5, 140), (6, 21, 3, 3), (2, 4), 1, (1, 1), (1, 2)),  # w phases with no taps
+    ((1, 300, 50), (300, 64, 4), 2, 1, 1, 1),          # woven, two channel vectors, several blocks
+    ((1, 700, 37), (700, 32, 16), 8, 4, 3, 1),         # woven, 8 phases, several blocks
+    ((2, 200, 5, 33), (200, 64, 3, 8), (2, 4), (1, 2), (1, 1), 1),  # woven 2-D, several blocks
+    ((1, 40, 60), (40, 33, 9), 4, 3, 1, 2),            # stride 4, odd residues only: not woven
+    ((2, 6, 5, 140), (6, 21, 3, 3), (2, 4), 1, (1, 1), (1, 2)),  # w phases with no taps (width path)
     ((1, 5, 3, 4, 150), (5, 18, 2, 2, 5), (1, 2, 3), (0, 1, 2), 0, 1),  # 3-D
 ])
 def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
