@@ -1744,6 +1744,8 @@ cdef enum:
     DOT_MIN_VECTORS = 8      # shorter rows: the channel path is cheaper
 
 
+
+
 def dot_path_applies(tuple axes, dtype):
     """True for one tap per axis, unit stride, no padding, so that x and gy
     share their (flattened, contiguous) positions, and rows long enough."""
@@ -1834,6 +1836,156 @@ def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] s
             c0 += nw
 
 
+# The same product on the channel tiles (gemm_grad_item): the operand with
+# fewer rows (gy's output channels, or x's input channels) is packed, per
+# block of GEMM_PANEL positions, into a panel [p][KB] (KB = the tile's
+# channel vectors); the other operand's rows are the tile's "positions"
+# (a stride of L elements between them) and the positions p its "input
+# channels" (step 1): fwd_tile's one-tap loop, whose accumulators stay in
+# registers over the whole panel (partial sums between panels in a
+# per-thread row, as the forward's channel blocks).  The dot-product tiles
+# keep only lane sums in registers and read every row from L2 for each
+# tile (4 gy x 6 x rows: 10 loads per 24 FMAs), 36% of peak on a 256 -> 64
+# pointwise layer; the channel tiles read 2 vectors per 28 FMAs from L1.
+
+cdef enum:
+    GEMM_PANEL = 256         # positions per packed panel: 32 KiB at KB = 32 float32
+    GEMM_ROW_BYTES = 524288  # per-thread partial sums (rows x KB) at most this
+
+
+def gemm_grad_plan(Py_ssize_t Cg, Py_ssize_t Kg, dtype):
+    """(kv, vec_k) for the channel-tile weight gradient of a one-tap
+    convolution, or None where the dot-product tiles are used: the vectors
+    run along the smaller of Kg and Cg (vec_k: along the output channels),
+    which needs whole vectors of them (or at least 8 vectors), and the
+    per-thread partial sums (the other count x KB) stay within
+    GEMM_ROW_BYTES."""
+    cdef Py_ssize_t vl = lanes(dtype)
+    vec_k = Kg <= Cg
+    m1 = Kg if vec_k else Cg
+    m2 = Cg if vec_k else Kg
+    if m1 < vl:
+        return None
+    kv = choose_kv(m1, dtype)
+    # padded lanes: the dot-product tiles were faster (33, 40 float32
+    # channels: 0.69x, 0.87x) unless the padding is a small share
+    if m1 % vl and m1 < 8 * vl:
+        return None
+    if m2 * kv * vl * np.dtype(dtype).itemsize > GEMM_ROW_BYTES:
+        return None
+    return kv, vec_k
+
+
+cdef inline void pack_panel(const floating* src, Py_ssize_t L, Py_ssize_t m,
+                            Py_ssize_t KB, Py_ssize_t p0, Py_ssize_t p1,
+                            floating* dst) noexcept nogil:
+    """dst[(p - p0) * KB + j] = src[j * L + p] for p in [p0, p1): rows j < m
+    of src, zero for m <= j < KB."""
+    cdef Py_ssize_t VL = vector_lanes(<floating> 0)
+    cdef Py_ssize_t j, p, n = p1 - p0, jv = 0, pv = 0
+    cdef const floating* r
+    if CY_HAVE_SHUFFLE:
+        # whole VL x VL blocks in registers (the scalar loop below was 11%
+        # of a pointwise layer's weight gradient)
+        jv = m - m % VL
+        pv = n - n % VL
+        j = 0
+        while j < jv:
+            p = 0
+            while p < pv:
+                tr_block(src + j * L + p0 + p, L, dst + p * KB + j, KB)
+                p += VL
+            j += VL
+    for j in range(m):
+        r = src + j * L + p0
+        for p in range(pv if j < jv else 0, n):
+            dst[p * KB + j] = r[p]
+    if m < KB:
+        for p in range(n):
+            for j in range(m, KB):
+                dst[p * KB + j] = 0
+
+
+cdef inline void gemm_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks,
+                                Py_ssize_t chunk0, Py_ssize_t G, Py_ssize_t Cg,
+                                Py_ssize_t Kg, Py_ssize_t L, int kv, bint vec_k,
+                                const floating* x, const floating* gy, floating* part,
+                                floating* panel, floating* arow) noexcept nogil:
+    """One block of KB packed rows (output channels when vec_k, else input
+    channels) x all the other rows, of one (batch chunk, group): its images
+    and panels in order, into part[chunk, g, k, c]."""
+    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
+    cdef Py_ssize_t m1 = Kg if vec_k else Cg
+    cdef Py_ssize_t m2 = Cg if vec_k else Kg
+    cdef Py_ssize_t nb = (m1 + KB - 1) // KB
+    cdef Py_ssize_t blk = item % nb, g = (item // nb) % G, chunk = item // (nb * G)
+    cdef Py_ssize_t r0 = blk * KB, nk = m1 - r0 if m1 - r0 < KB else KB
+    cdef Py_ssize_t s1 = Cg if vec_k else 1, s2 = 1 if vec_k else Cg
+    cdef Py_ssize_t n0 = chunk * N // nchunks, n1 = (chunk + 1) * N // nchunks
+    cdef Py_ssize_t n, p0, p1, q, pb
+    cdef bint first, last
+    cdef const floating* gn
+    cdef const floating* xn
+    cdef const floating* rows
+    cdef floating* out = part + ((chunk - chunk0) * G + g) * Kg * Cg + r0 * s1
+    for n in range(n0, n1):
+        gn = gy + (n * G + g) * Kg * L
+        xn = x + (n * G + g) * Cg * L
+        rows = xn if vec_k else gn
+        p0 = 0
+        while p0 < L:
+            p1 = p0 + GEMM_PANEL if p0 + GEMM_PANEL < L else L
+            pack_panel((gn if vec_k else xn) + r0 * L, L, nk, KB, p0, p1, panel)
+            first = n == n0 and p0 == 0
+            last = n == n1 - 1 and p1 == L
+            q = 0
+            while q < m2:
+                pb = first_tile(kv, m2 - q)
+                fwd_tile(kv, pb, rows + q * L + p0, panel, NULL, out + q * s2,
+                         p1 - p0, 1, KB, 1, 1, 1, 0, 0, 0, 0, 0, L, nk, s1, s2,
+                         NULL if first else arow + q * KB,
+                         NULL if last else arow + q * KB, False)
+                q += pb
+            p0 = p1
+
+
+def _run_gemm_grad(const floating[::1] x, const floating[::1] gy, floating[::1] slots,
+                   floating[::1] total, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+                   Py_ssize_t Kg, Py_ssize_t L, int kv, bint vec_k, Py_ssize_t nchunks,
+                   int nthreads):
+    """total = the weight gradient, [G][Kg][Cg], on the channel tiles
+    (gemm_grad_plan gave kv, vec_k); batch chunks as _run_dot_grad."""
+    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
+    cdef Py_ssize_t m1 = Kg if vec_k else Cg, m2 = Cg if vec_k else Kg
+    cdef Py_ssize_t nitems = G * ((m1 + KB - 1) // KB), i, c0, nw, nslots
+    cdef Py_ssize_t n = total.shape[0], t
+    cdef floating[:, ::1] panels
+    cdef floating[:, ::1] arows
+    if x.shape[0] == 0 or gy.shape[0] == 0 or n == 0:
+        return
+    nslots = slots.shape[0] // n
+    nthreads = max(1, min(nthreads, nslots * nitems))
+    panels = scratch("grad_panel", nthreads, GEMM_PANEL * KB, np.asarray(total).dtype)
+    arows = scratch("grad_rows", nthreads, m2 * KB, np.asarray(total).dtype)
+    with nogil:
+        c0 = 0
+        while c0 < nchunks:
+            nw = start_wave(&slots[0], n, nslots, c0, nchunks, nthreads)
+            if nthreads > 1:
+                for i in prange(nw * nitems, num_threads=nthreads, schedule="dynamic"):
+                    t = omp_get_thread_num()
+                    gemm_grad_item(c0 * nitems + i, N, nchunks, c0, G, Cg, Kg, L, kv,
+                                   vec_k, &x[0], &gy[0], &slots[0], &panels[t, 0],
+                                   &arows[t, 0])
+            else:
+                for i in range(nw * nitems):
+                    gemm_grad_item(c0 * nitems + i, N, nchunks, c0, G, Cg, Kg, L, kv,
+                                   vec_k, &x[0], &gy[0], &slots[0], &panels[0, 0],
+                                   &arows[0, 0])
+            end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
+            c0 += nw
+
+
 cdef inline void lanes_to_part(const floating* acc, Py_ssize_t n, Py_ssize_t VL,
                                floating* out) noexcept nogil:
     """out[i] = acc[i*VL] + acc[i*VL + 1] + ... + acc[i*VL + VL-1], i < n: the
@@ -1913,6 +2065,15 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     if dot_path_applies(axes, x.dtype):
         VL = lanes(x.dtype)
         L = x.shape[2] * x.shape[3] * x.shape[4]
+        gp = gemm_grad_plan(Cg, Kg, x.dtype)
+        if gp is not None:
+            kv, vec_k = gp
+            KB = kv * VL
+            nb = -(-(Kg if vec_k else Cg) // KB)
+            nchunks = backward_weight_chunks(N, G * nb, KB * (Cg if vec_k else Kg))
+            _run_gemm_grad(xf, gf, weight_slots(nchunks, nthreads, dw.size, x.dtype),
+                           dw.reshape(-1), N, G, Cg, Kg, L, kv, vec_k, nchunks, nthreads)
+            return
         nkblk = -(-Kg // DOT_KBLOCK)
         nchunks = backward_weight_chunks(N, G * nkblk, DOT_KBLOCK * Cg * VL)
         _run_dot_grad(xf, gf, weight_slots(nchunks, nthreads, dw.size, x.dtype),

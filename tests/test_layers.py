@@ -582,10 +582,19 @@ def test_weight_gradient_row_groups(xs, ws, stride, padding, dilation, dtype):
     ((1, 6, 9000), (9, 2, 1), 3),                # 1-D, groups, one long row > one pass
     ((2, 4, 3, 5, 40), (4, 4, 1, 1, 1), 1),      # 3-D
     ((1, 256, 64, 40), (20, 128, 1, 1), 2),      # many input channels, remainder tiles
+    # channel tiles over packed panels (whole vectors of the smaller count;
+    # rows of at least 8 vectors, else the channel path takes them)
+    ((2, 64, 11, 13), (32, 64, 1, 1), 1),        # vectors along k; 143 positions
+    ((3, 16, 25, 23), (96, 16, 1, 1), 1),        # along c; 575 = 2 panels + 63
+    ((2, 64, 12, 12), (64, 32, 1, 1), 2),        # groups
+    ((1, 136, 10, 13), (140, 136, 1, 1), 1),     # 136 along c: a partial block
+    ((2, 32, 700), (48, 32, 1), 1),              # 1-D
+    ((40, 32, 8, 17), (16, 32, 1, 1), 1),        # batch chunks of 2-3 images
 ])
 def test_one_tap_weight_gradient(xs, ws, groups, dtype):
     """1x1, stride 1, unpadded: the weight gradient as a matrix product over
-    positions (dot-product tiles, lane partial sums, scalar row tails)."""
+    positions (dot-product tiles, lane partial sums, scalar row tails; or
+    the channel tiles over panels of the smaller operand, transposed)."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal(xs).astype(dtype)
     nd = len(ws) - 2
