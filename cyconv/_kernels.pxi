@@ -580,6 +580,122 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
 
 
 # --------------------------------------------------------------------------
+# pointwise forward (one tap, stride 1, no padding): position tiles
+# --------------------------------------------------------------------------
+#
+# y[n, k, p] = b[k] + sum_c w[k, c] x[n, c, p], the positions p of a whole
+# plane contiguous in x and y.  fwd_tile with its roles turned: its channel
+# vectors are KB consecutive positions, read from the x rows in place (one
+# row per input channel, L elements apart), its "positions" are output
+# channels (w's rows, broadcast along c, Cg apart), and each accumulator is
+# stored as one vector (yk = 1).  The channel tiles broadcast 14 positions
+# of every input row per tile (256 rows of 56 bytes for a 256-channel
+# layer, too many streams); here a block of 2 vectors of every row is read
+# once and serves every output channel.
+
+cdef enum:
+    PW_BLOCKS = 4            # position blocks of KB per work item
+
+
+def pointwise_applies(tuple axes, Py_ssize_t Kg, dtype):
+    """True for a one-tap forward over whole planes (every axis: one tap,
+    stride 1, no padding, output = input positions) with at least a tile's
+    worth of output channels and a vector of positions."""
+    L = 1
+    for a in axes:
+        n_in, taps, stride, dil, off, n_q, n_out, out_step, out_base = a
+        if (taps, stride, off, out_step, out_base) != (1, 1, 0, 1, 0):
+            return False
+        if n_q != n_in or n_out != n_in:
+            return False
+        L *= n_in
+    vl = lanes(dtype)
+    if Kg < PW_MIN_CHANNELS or L < vl:
+        return False
+    # the plane's last block is a padded copy: at most 1/16 of the positions
+    # padding (14 x 14 = 196 positions, 28 padded: the channel tiles were
+    # 1.14x faster)
+    KB = (2 if L >= 2 * vl else 1) * vl
+    return (-L) % KB * 16 <= L
+
+
+cdef enum:
+    PW_MIN_CHANNELS = 16     # output channels per group for the position tiles
+
+
+cdef inline void pointwise_item(Py_ssize_t item, Py_ssize_t G, Py_ssize_t Cg,
+                                Py_ssize_t Kg, Py_ssize_t L, int kv,
+                                const floating* x, const floating* w,
+                                const floating* binit, floating* y,
+                                floating* panel) noexcept nogil:
+    """PW_BLOCKS blocks of KB positions of one (image, group), every output
+    channel; the plane's last block (fewer positions) from a zero-padded
+    copy in panel (Cg x KB)."""
+    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
+    cdef Py_ssize_t nb = (L + KB - 1) // KB
+    cdef Py_ssize_t ni = (nb + PW_BLOCKS - 1) // PW_BLOCKS
+    cdef Py_ssize_t ng = item // ni, g = ng % G
+    cdef Py_ssize_t blk = (item % ni) * PW_BLOCKS
+    cdef Py_ssize_t bend = blk + PW_BLOCKS if blk + PW_BLOCKS < nb else nb
+    cdef Py_ssize_t p0, nk, sc, k0, pb, c, j
+    cdef const floating* xn = x + ng * Cg * L
+    cdef const floating* wg = w + g * Kg * Cg
+    cdef const floating* bg = (binit + g * Kg * KB) if binit != NULL else NULL
+    cdef const floating* src
+    cdef floating* yn = y + ng * Kg * L
+    while blk < bend:
+        p0 = blk * KB
+        nk = L - p0 if L - p0 < KB else KB
+        src = xn + p0
+        sc = L
+        if nk < KB:
+            for c in range(Cg):
+                for j in range(nk):
+                    panel[c * KB + j] = xn[c * L + p0 + j]
+                for j in range(nk, KB):
+                    panel[c * KB + j] = 0
+            src = panel
+            sc = KB
+        k0 = 0
+        while k0 < Kg:
+            pb = first_tile(kv, Kg - k0)
+            fwd_tile(kv, pb, wg + k0 * Cg, src, NULL, yn + k0 * L + p0, Cg, 1, sc,
+                     1, 1, 1, 0, 0, 0, 0, 0, Cg, nk, 1, L,
+                     (bg + k0 * KB) if bg != NULL else NULL, NULL, True)
+            k0 += pb
+        blk += 1
+
+
+def _run_pointwise(const floating[::1] x, const floating[::1] w, binit,
+                   floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
+                   Py_ssize_t Kg, Py_ssize_t L, int kv, int nthreads):
+    """y = the pointwise forward (pointwise_applies); w is [G][Kg][Cg],
+    binit None or the bias as [G][Kg][KB] (each value repeated KB times)."""
+    cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
+    cdef Py_ssize_t ni = ((L + KB - 1) // KB + PW_BLOCKS - 1) // PW_BLOCKS
+    cdef Py_ssize_t nitems = N * G * ni, item
+    cdef const floating* bp = NULL
+    cdef const floating[::1] bv
+    cdef floating[:, ::1] panels
+    if nitems == 0 or y.shape[0] == 0:
+        return
+    if binit is not None:
+        bv = binit
+        bp = &bv[0]
+    nthreads = max(1, min(nthreads, nitems))
+    panels = scratch("pw_panel", nthreads, Cg * KB, np.asarray(y).dtype)
+    with nogil:
+        if nthreads > 1:
+            for item in prange(nitems, num_threads=nthreads, schedule="guided"):
+                pointwise_item(item, G, Cg, Kg, L, kv, &x[0], &w[0], bp, &y[0],
+                               &panels[omp_get_thread_num(), 0])
+        else:
+            for item in range(nitems):
+                pointwise_item(item, G, Cg, Kg, L, kv, &x[0], &w[0], bp, &y[0],
+                               &panels[0, 0])
+
+
+# --------------------------------------------------------------------------
 # width path: few output channels per group (depthwise, signals, images,
 # backward-input onto few channels); vectors run along output positions
 # --------------------------------------------------------------------------
@@ -1241,6 +1357,18 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     channels are left over (e.g. 33 = 2 x 16 + 1) and the width path can take
     them, it computes those instead of a block that would be mostly padding."""
     VL = lanes(x.dtype)
+    if (len(w_phases) == 1
+            and pointwise_applies((ad, ah, w_phases[0][1]), Kg, x.dtype)):
+        L = ad[0] * ah[0] * w_phases[0][1][0]
+        kv = 2 if L >= 2 * VL else 1
+        binit = None
+        if b is not None:
+            binit = np.repeat(np.asarray(b, dtype=x.dtype).reshape(-1, 1), kv * VL, axis=1).reshape(-1)
+        # [G][Kg][Cg]: w's own layout, or its first two axes swapped
+        wm = w.reshape(G, Cg, Kg).transpose(0, 2, 1) if swap else w
+        _run_pointwise(x.reshape(-1), np.ascontiguousarray(wm, dtype=x.dtype).reshape(-1),
+                       binit, y.reshape(-1), N, G, Cg, Kg, L, kv, nthreads)
+        return
     kv = choose_kv(Kg, x.dtype)
     KB = kv * VL
     # The width path alone for few channels, or for a short reduction (each

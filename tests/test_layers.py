@@ -577,6 +577,40 @@ def test_weight_gradient_row_groups(xs, ws, stride, padding, dilation, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,groups", [
+    ((2, 64, 16, 16), (40, 64, 1, 1), 1),        # whole blocks; 40 = 14 + 14 + 12 channels
+    ((3, 20, 33, 35), (16, 10, 1, 1), 2),        # groups; the plane's last block padded
+    ((1, 7, 1000), (19, 7, 1), 1),               # 1-D, few input channels
+    ((2, 5, 4, 8, 16), (33, 5, 1, 1, 1), 1),     # 3-D
+])
+def test_pointwise_position_tiles(xs, ws, groups, dtype):
+    """1x1, stride 1, unpadded, at least 16 output channels: the forward
+    (with a bias) and the backward-input on position tiles (vectors along the
+    positions of whole planes, rows read in place; the last block of a plane
+    from a zero-padded copy), against the reference, at 1 and 3 threads."""
+    rng = np.random.default_rng(11)
+    nd = len(ws) - 2
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    one, zero = (1,) * nd, [(0, 0)] * nd
+    L = int(np.prod(xs[2:]))
+    got = FORWARD[nd](x, w, b, groups=groups)
+    want = ref.conv(x, w, b, one, zero, one, groups)
+    want_abs = ref.conv(np.abs(x), np.abs(w), np.abs(b), one, zero, one, groups)
+    assert_close(got, want, want_abs, xs[1] // groups + 1, dtype)
+    gy = rng.standard_normal(want.shape).astype(dtype)
+    got_dx = BACKWARD_INPUT[nd](gy, w, xs, groups=groups)
+    want_dx = ref.backward_input(gy, w, xs, one, zero, one, groups)
+    want_dx_abs = ref.backward_input(np.abs(gy), np.abs(w), xs, one, zero, one, groups)
+    assert_close(got_dx, want_dx, want_dx_abs, ws[0] // groups, dtype)
+    assert L >= 16
+    for t in (1, 3):
+        assert np.array_equal(FORWARD[nd](x, w, b, groups=groups, num_threads=t), got)
+        assert np.array_equal(BACKWARD_INPUT[nd](gy, w, xs, groups=groups, num_threads=t), got_dx)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,groups", [
     ((2, 7, 9, 31), (5, 7, 1, 1), 1),            # tails of rows (9*31 = 279 positions)
     ((3, 12, 16, 16), (33, 12, 1, 1), 1),        # whole vectors only; 33 = 2 blocks + 1
     ((1, 6, 9000), (9, 2, 1), 3),                # 1-D, groups, one long row > one pass
