@@ -419,6 +419,8 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
     ((1, 1, 30, 8300), (1, 1, 3, 19), (1, 9), 1, 1),     # the same over row blocks
     ((1, 2, 3, 300), (2, 1, 2, 12), (0, 3), 2, 1),       # kernel 8 < 12 < 16 taps
     ((2, 40, 7, 70), (3, 40, 3, 3), (0, 2), 1, (2, 3)),  # many input channels, few outputs
+    ((2, 6, 9, 200), (3, 6, 3, 3), 1, 1, 1),             # 3 channels x 7 vectors per tile
+    ((2, 5, 9, 150), (4, 5, 3, 3), 1, 1, 1),             # 4 channels x 6 vectors
     ((2, 1, 700), (40, 1, 31), 15, 1, 1),                # short reduction, many outputs
     ((1, 2, 20, 70), (24, 2, 3, 3), 1, 1, 1),            # the same in 2-D
     # padded windows read in place, the kernels masking rows and lanes:
