@@ -595,32 +595,30 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
 
 cdef enum:
     PW_BLOCKS = 4            # position blocks of KB per work item
+    PW_MIN_CHANNELS = 16     # output channels per group for the position tiles
 
 
-def pointwise_applies(tuple axes, Py_ssize_t Kg, dtype):
-    """True for a one-tap forward over whole planes (every axis: one tap,
-    stride 1, no padding, output = input positions) with at least a tile's
-    worth of output channels and a vector of positions."""
+def pointwise_kv(tuple axes, Py_ssize_t Kg, dtype):
+    """The position tiles' channel vectors (1 or 2) for a one-tap forward
+    over whole planes (every axis: one tap, stride 1, no padding, output =
+    input positions) with at least PW_MIN_CHANNELS output channels and a
+    vector of positions; 0 where they do not apply."""
     L = 1
     for a in axes:
         n_in, taps, stride, dil, off, n_q, n_out, out_step, out_base = a
         if (taps, stride, off, out_step, out_base) != (1, 1, 0, 1, 0):
-            return False
+            return 0
         if n_q != n_in or n_out != n_in:
-            return False
+            return 0
         L *= n_in
     vl = lanes(dtype)
     if Kg < PW_MIN_CHANNELS or L < vl:
-        return False
+        return 0
+    kv = 2 if L >= 2 * vl else 1
     # the plane's last block is a padded copy: at most 1/16 of the positions
     # padding (14 x 14 = 196 positions, 28 padded: the channel tiles were
     # 1.14x faster)
-    KB = (2 if L >= 2 * vl else 1) * vl
-    return (-L) % KB * 16 <= L
-
-
-cdef enum:
-    PW_MIN_CHANNELS = 16     # output channels per group for the position tiles
+    return kv if (-L) % (kv * vl) * 16 <= L else 0
 
 
 cdef inline void pointwise_item(Py_ssize_t item, Py_ssize_t G, Py_ssize_t Cg,
@@ -669,7 +667,7 @@ cdef inline void pointwise_item(Py_ssize_t item, Py_ssize_t G, Py_ssize_t Cg,
 def _run_pointwise(const floating[::1] x, const floating[::1] w, binit,
                    floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
                    Py_ssize_t Kg, Py_ssize_t L, int kv, int nthreads):
-    """y = the pointwise forward (pointwise_applies); w is [G][Kg][Cg],
+    """y = the pointwise forward (pointwise_kv gave kv); w is [G][Kg][Cg],
     binit None or the bias as [G][Kg][KB] (each value repeated KB times)."""
     cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
     cdef Py_ssize_t ni = ((L + KB - 1) // KB + PW_BLOCKS - 1) // PW_BLOCKS
@@ -1357,10 +1355,9 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     channels are left over (e.g. 33 = 2 x 16 + 1) and the width path can take
     them, it computes those instead of a block that would be mostly padding."""
     VL = lanes(x.dtype)
-    if (len(w_phases) == 1
-            and pointwise_applies((ad, ah, w_phases[0][1]), Kg, x.dtype)):
+    kv = pointwise_kv((ad, ah, w_phases[0][1]), Kg, x.dtype) if len(w_phases) == 1 else 0
+    if kv:
         L = ad[0] * ah[0] * w_phases[0][1][0]
-        kv = 2 if L >= 2 * VL else 1
         binit = None
         if b is not None:
             binit = np.repeat(np.asarray(b, dtype=x.dtype).reshape(-1, 1), kv * VL, axis=1).reshape(-1)
@@ -1872,8 +1869,6 @@ cdef enum:
     DOT_MIN_VECTORS = 8      # shorter rows: the channel path is cheaper
 
 
-
-
 def dot_path_applies(tuple axes, dtype):
     """True for one tap per axis, unit stride, no padding, so that x and gy
     share their (flattened, contiguous) positions, and rows long enough."""
@@ -2008,30 +2003,20 @@ cdef inline void pack_panel(const floating* src, Py_ssize_t L, Py_ssize_t m,
                             Py_ssize_t KB, Py_ssize_t p0, Py_ssize_t p1,
                             floating* dst) noexcept nogil:
     """dst[(p - p0) * KB + j] = src[j * L + p] for p in [p0, p1): rows j < m
-    of src, zero for m <= j < KB."""
+    of src, zero for m <= j < KB; by vector blocks (transpose: in registers
+    where the vector extension has shuffles; element by element, the pack
+    had been 11% of a pointwise layer's weight gradient)."""
     cdef Py_ssize_t VL = vector_lanes(<floating> 0)
-    cdef Py_ssize_t j, p, n = p1 - p0, jv = 0, pv = 0
-    cdef const floating* r
-    if CY_HAVE_SHUFFLE:
-        # whole VL x VL blocks in registers (the scalar loop below was 11%
-        # of a pointwise layer's weight gradient)
-        jv = m - m % VL
-        pv = n - n % VL
-        j = 0
-        while j < jv:
-            p = 0
-            while p < pv:
-                tr_block(src + j * L + p0 + p, L, dst + p * KB + j, KB)
-                p += VL
-            j += VL
-    for j in range(m):
-        r = src + j * L + p0
-        for p in range(pv if j < jv else 0, n):
-            dst[p * KB + j] = r[p]
-    if m < KB:
-        for p in range(n):
-            for j in range(m, KB):
-                dst[p * KB + j] = 0
+    cdef Py_ssize_t j = 0, p, n = p1 - p0, mj, nj
+    while j < KB:
+        mj = m - j if m - j < VL else VL
+        p = 0
+        while p < n:
+            nj = n - p if n - p < VL else VL
+            transpose(src + (j * L if mj > 0 else 0) + p0 + p, L, mj if mj > 0 else 0,
+                      nj, dst + p * KB + j, KB, VL)
+            p += VL
+        j += VL
 
 
 cdef inline void gemm_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks,
