@@ -47,6 +47,10 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
 #else
 #define CY_PIN(v) ((void)0)
 #endif
+/* cy_pin: v's current value is in a register here (an unrolled tile's
+ * steps stay in order: without it GCC sinks each step's FMAs below the
+ * next steps' loads and spills accumulators to make room) */
+#define cy_pin(v) CY_PIN(v)
 
 #define CY_DEFINE_VEC_OPS(T, V, S)                                              \
     static inline V cy_loadr_##S(const T *p) {                                  \
@@ -133,6 +137,7 @@ CY_DEFINE_LANES(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
 #error "the intrinsics path of _simd.h is x86 only; use GCC or Clang elsewhere"
 #endif
 #include <immintrin.h>
+#define cy_pin(v) ((void)0)
 #include <string.h>
 
 #if CY_VBYTES == 64
