@@ -56,7 +56,9 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
     static inline V cy_loadr_##S(const T *p) {                                  \
         V v; __builtin_memcpy(&v, p, sizeof v); CY_PIN(v); return v; }          \
     static inline V cy_zero_##S(void) { V v = {0}; return v; }                  \
-    static inline V cy_set1_##S(T s) { V v = {0}; return v + s; }               \
+    /* s - 0 (not 0 + s, which is not s for s = -0: a scalar add before  \
+       the broadcast, on the FMA ports) is a plain broadcast */             \
+    static inline V cy_set1_##S(T s) { V v = {0}; return s - v; }               \
     static inline V cy_load_##S(const T *p) {                                   \
         V v; __builtin_memcpy(&v, p, sizeof v); return v; }                     \
     static inline void cy_store_##S(T *p, V v) { __builtin_memcpy(p, &v, sizeof v); } \
