@@ -387,7 +387,7 @@ cdef inline void weave_phases(const Plan* plans, Py_ssize_t nph, Py_ssize_t s0,
 cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
                           Py_ssize_t nq_max, const floating* x, const floating* wpk,
                           const floating* bpk, floating* y, floating* abuf,
-                          floating* pbuf) noexcept nogil:
+                          floating* pbuf, Py_ssize_t nwc) noexcept nogil:
     """One output row (all positions along w) of one output-channel block.
 
     ``plans`` holds one Plan per phase along w (several only for strided
@@ -397,17 +397,24 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
     in cache until every phase is done.  With a phase buffer ``pbuf`` (the
     phases are the output's stride phases: weave_phases) the tiles write each
     phase's segment there with unit steps, and the segment is then woven into
-    the output row by vectors."""
+    the output row by vectors.  With ``nwc`` > 1 the row is split into that
+    many chunks of whole segments, one per item (1-D layers with few rows,
+    for the threads)."""
     cdef const Plan* P = &plans[0]
     cdef const Plan* Q
     cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, nd, nh, nk
     cdef Py_ssize_t s0, s1, c0, nc, ph, h0, h1, nb
     cdef bint columns
+    cdef Py_ssize_t send, nseg
     cdef const floating* xrow
     cdef const floating* wblk
     cdef const floating* bblk = NULL
     cdef floating* yrow
 
+    nseg = ((nq_max + SEGMENT - 1) // SEGMENT + nwc - 1) // nwc   # segments per chunk
+    s0 = (item % nwc) * nseg * SEGMENT
+    send = s0 + nseg * SEGMENT if s0 + nseg * SEGMENT < nq_max else nq_max
+    item = item // nwc
     kb = item % P.nkb
     r = item // P.nkb
     qh = r % P.ah.n_q
@@ -451,8 +458,7 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
             border_columns(P, xrow,
                            wpk + P.woff + (g * P.nkb + kb) * P.Cg * P.wc + td0 * P.wkd,
                            bblk, yrow + P.aw.out_base, nd, nk, nb)
-    s0 = 0
-    while s0 < nq_max:
+    while s0 < send:
         for ph in range(nph):
             Q = &plans[ph]
             s1 = s0 + SEGMENT if s0 + SEGMENT < Q.aw.n_q else Q.aw.n_q
@@ -523,7 +529,7 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
     cdef Py_ssize_t nph = len(axes) - 2, i
     cdef Plan* plans
     cdef const floating* bp = NULL
-    cdef Py_ssize_t nitems, item, nq = 0
+    cdef Py_ssize_t nitems, item, nq = 0, nwc
     cdef floating[:, ::1] abuf
     cdef floating[:, ::1] pbuf
     cdef floating* pb = NULL
@@ -559,6 +565,14 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
                 plans[i].tk = SEGMENT
                 plans[i].tstep = 1
         nitems = N * G * ad.n_q * ah.n_q * plans[0].nkb
+        # 1-D rows fewer than 4 per thread (the stride-8 upsampler: 8 rows of
+        # 16392 positions): each row in chunks of whole segments, so the
+        # threads' shares even out (the same segments either way: the same
+        # results)
+        nwc = 1
+        if ad.n_q * ah.n_q == 1 and 1 < nthreads and nitems < 4 * nthreads:
+            nwc = min((4 * nthreads + nitems - 1) // nitems, (nq + SEGMENT - 1) // SEGMENT)
+        nitems *= nwc
         nthreads = max(1, min(nthreads, nitems))
         abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, np.asarray(y).dtype)
         if weave:
@@ -571,10 +585,11 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
                     conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0],
                              &abuf[omp_get_thread_num(), 0],
                              pb + omp_get_thread_num() * nph * SEGMENT * plans[0].KB
-                             if weave else NULL)
+                             if weave else NULL, nwc)
             else:
                 for item in range(nitems):
-                    conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0], pb)
+                    conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0], pb,
+                             nwc)
     finally:
         free(plans)
 

@@ -411,6 +411,41 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transpose,xs,ws,stride,padding", [
+    (True, (1, 40, 300), (40, 32, 16), 8, 4),     # 8 woven phases, 19 segments
+    (True, (2, 24, 131), (24, 20, 5), 3, 1),      # 3 phases, not woven
+    (False, (1, 12, 2100), (16, 12, 7), 1, 3),    # forward, one row of 17 segments
+    (False, (3, 5, 700), (40, 5, 4), 2, 0),       # strided, two channel blocks
+])
+def test_few_rows_split_for_threads(transpose, xs, ws, stride, padding, dtype):
+    """1-D layers with fewer rows than 4 per thread run each row in chunks
+    of whole segments, one chunk per work item: any thread count gives the
+    reference's result, bitwise the same as one thread."""
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    k = ws[1] if transpose else ws[0]
+    b = rng.standard_normal(k).astype(dtype)
+    if transpose:
+        run = lambda nt: cyconv.conv_transpose1d(x, w, b, stride=stride, padding=padding,
+                                                 num_threads=nt)
+        args = ((stride,), [(padding, padding)], (0,), 1, (1,))
+        want = ref.conv_transpose(x, w, b, *args)
+        want_abs = ref.conv_transpose(np.abs(x), np.abs(w), np.abs(b), *args)
+        terms = w.shape[0] * w[0, 0].size + 1
+    else:
+        run = lambda nt: cyconv.conv1d(x, w, b, stride=stride, padding=padding, num_threads=nt)
+        args = ((stride,), [(padding, padding)], (1,), 1)
+        want = ref.conv(x, w, b, *args)
+        want_abs = ref.conv(np.abs(x), np.abs(w), np.abs(b), *args)
+        terms = w[0].size + 1
+    one = run(1)
+    assert_close(one, want, want_abs, terms, dtype)
+    for nt in (2, 3, 4):
+        assert np.array_equal(run(nt), one)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,padding,groups,dilation", [
     ((2, 6, 40, 45), (6, 1, 3, 3), 1, 6, 1),            # depthwise
     ((1, 2, 50, 4500), (2, 1, 5, 5), 2, 2, 1),          # several row blocks and segments
