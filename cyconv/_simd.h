@@ -39,7 +39,10 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
 /* cy_loadr: a load whose value stays in a register.  Without it GCC folds a
  * loaded vector that feeds several FMAs back into each FMA as a memory
  * operand (one load per FMA), which makes the dot-product tiles load-bound.
- * The empty asm "modifies" the register, so the load cannot be repeated. */
+ * The empty asm "modifies" the register, so the load cannot be repeated.
+ * CY_PIN alone (the templates' cy_pin_*) keeps an unrolled tile's steps in
+ * order: without it GCC sinks each step's FMAs below the next steps' loads
+ * and spills accumulators to make room. */
 #if defined(__x86_64__) || defined(__i386__)
 #define CY_PIN(v) __asm__("" : "+v"(v))
 #elif defined(__aarch64__)
@@ -47,10 +50,6 @@ typedef double cy_vf64 __attribute__((vector_size(CY_VBYTES)));
 #else
 #define CY_PIN(v) ((void)0)
 #endif
-/* cy_pin: v's current value is in a register here (an unrolled tile's
- * steps stay in order: without it GCC sinks each step's FMAs below the
- * next steps' loads and spills accumulators to make room) */
-#define cy_pin(v) CY_PIN(v)
 
 #define CY_DEFINE_VEC_OPS(T, V, S)                                              \
     static inline V cy_loadr_##S(const T *p) {                                  \
@@ -139,7 +138,7 @@ CY_DEFINE_LANES(cy_vf64, cy_vi64, long long, f64, CY_VL_F64)
 #error "the intrinsics path of _simd.h is x86 only; use GCC or Clang elsewhere"
 #endif
 #include <immintrin.h>
-#define cy_pin(v) ((void)0)
+#define CY_PIN(v) ((void)0)
 #include <string.h>
 
 #if CY_VBYTES == 64
