@@ -68,6 +68,17 @@ from cyconv._geometry import backward_input_phases
 # rather than 14 + 2).
 
 
+def aligned_empty(shape, dtype):
+    """An uninitialized array whose data starts on a 64-byte boundary (a
+    cache line: numpy's large allocations start 16 bytes past one, so every
+    full-width vector load of packed weights straddled two lines)."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.intp))
+    buf = np.empty(n + 64 // dtype.itemsize, dtype=dtype)
+    off = (-buf.ctypes.data % 64) // dtype.itemsize
+    return buf[off:off + n].reshape(shape)
+
+
 _scratch = threading.local()
 SCRATCH_KEEP = 32 << 20      # bytes of per-thread buffers kept between calls
 
@@ -84,7 +95,7 @@ def scratch(name, Py_ssize_t rows, Py_ssize_t cols, dtype):
         buf = _scratch.buffers = {}
     have = buf.get(key)
     if have is None or have.size < need:
-        have = np.empty(need, dtype=dtype)
+        have = aligned_empty(need, dtype)
         if need * dtype.itemsize <= SCRATCH_KEEP:
             buf[key] = have
     return have[:need].reshape(max(rows, 1), max(cols, 1))
@@ -1468,7 +1479,7 @@ def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None),
     M, R = (w.shape[1], A) if swap else (A, w.shape[1])
     KB = kv * lanes(w.dtype) if kv else 1
     nb = -(-M // KB)
-    packed = np.empty((G, nb, R) + tidx.shape + (KB,), dtype=w.dtype)
+    packed = aligned_empty((G, nb, R) + tidx.shape + (KB,), w.dtype)
     if packed.size:
         pack_fill(w.reshape(-1), packed.reshape(-1), G, A, w.shape[1], KD * KH * KW, KB,
                   swap, tidx.reshape(-1), nthreads)
@@ -2170,7 +2181,9 @@ def weight_slots(Py_ssize_t nchunks, int nthreads, Py_ssize_t n, dtype):
     (start_wave, end_wave); each wave's slots are added into the result in
     chunk order, so the summation order (chunk 0, + chunk 1, + chunk 2, ...)
     does not depend on the thread count."""
-    return np.zeros(max(1, min(nchunks, nthreads)) * n, dtype=dtype)
+    slots = aligned_empty(max(1, min(nchunks, nthreads)) * n, dtype)
+    slots.fill(0)
+    return slots
 
 
 def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
@@ -2212,7 +2225,8 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
     nkb = -(-Kg // KB)
     block = Cg * KD * KH * KW * KB
     nchunks = backward_weight_chunks(N, G * nkb, block)
-    total = np.zeros((G, nkb, KD, KH, KW, Cg, KB), dtype=x.dtype)
+    total = aligned_empty((G, nkb, KD, KH, KW, Cg, KB), x.dtype)
+    total.fill(0)
     _run_backward_weight(xf, gf, weight_slots(nchunks, nthreads, total.size, x.dtype),
                          total.reshape(-1), N, G, Cg, Kg, kv, nchunks, axes, nthreads)
     # (G, nkb, KD, KH, KW, Cg, KB) -> (G, Kg, Cg, KD, KH, KW), block by block

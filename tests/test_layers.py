@@ -750,6 +750,22 @@ def test_pack_weights_layout(G, A, B, ks, kv, swap, select, nthreads, dtype, dat
     assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_work_buffers_start_on_cache_lines(dtype):
+    """Packed weights and the per-thread work buffers start on a 64-byte
+    boundary (the tiles' full-width vector loads then never straddle two
+    cache lines; numpy's large allocations start 16 bytes past one)."""
+    k = _dispatch.kernels
+    for shape in [(7,), (1000,), (3, 40000), (2, 3, 5, 7, 11)]:
+        a = k.aligned_empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.ctypes.data % 64 == 0
+    for cin in [1, 5, 64, 300]:
+        w = np.ones((64, cin, 3, 3, 1), dtype)
+        assert k.pack_weights(w, 1, 2, False).ctypes.data % 64 == 0
+    for cols in [3, 4096, 100000]:
+        assert k.scratch("test_alignment", 2, cols, dtype).ctypes.data % 64 == 0
+
+
 @pytest.mark.parametrize("swap", [False, True])
 def test_pack_weights_parallel_matches_serial(swap):
     """Packed weights large enough to pack on several threads are the same
