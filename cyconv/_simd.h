@@ -381,13 +381,16 @@ static __inline void cy_stream_f32(float *p, cy_vf32 v) { cy_store_f32(p, v); }
 static __inline void cy_stream_f64(double *p, cy_vf64 v) { cy_store_f64(p, v); }
 #endif
 static __inline void cy_sfence(void) { _mm_sfence(); }
-/* cy_prefetch: a hint to bring p's line into the caches (never faults) */
+/* cy_prefetch: a hint to bring p's line into the caches (never faults);
+ * cy_prefetch_l2: into L2 and the outer caches, not L1 */
 static __inline void cy_prefetch(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
+static __inline void cy_prefetch_l2(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); }
 #else
 static __inline void cy_stream_f32(float *p, cy_vf32 v) { cy_store_f32(p, v); }
 static __inline void cy_stream_f64(double *p, cy_vf64 v) { cy_store_f64(p, v); }
 static __inline void cy_sfence(void) { }
 static __inline void cy_prefetch(const void *p) { (void)p; }
+static __inline void cy_prefetch_l2(const void *p) { (void)p; }
 #endif
 
 #endif
