@@ -185,12 +185,20 @@ cdef inline void interior(const Axis* a, Py_ssize_t* q0, Py_ssize_t* q1) noexcep
 # forward driver (also runs each phase of backward-input)
 # --------------------------------------------------------------------------
 
-# Input channels per block: the packed weights of one block stay within this
-# many bytes (read from L1/L2 while a row segment streams through them).
-# 32 KiB (Zen 4's L1D; was 16 KiB): 1-3% faster on the 3x3 layers, 3% on the
-# 7x7 stem (2 of its 3 channels per block before), same process.
+# Input channels per block: the packed weights of one block stay within
+# WEIGHT_BLOCK_BYTES, so that they stay in L1 beside the block's input rows
+# and partial sums while a row segment streams through them; all of a
+# group's channels form one block where their weights take at most
+# WEIGHT_PHASE_BLOCK_BYTES (no partial sums kept between blocks: the 7x7
+# stem's 3 channels, 19 KiB, as one block, not 2 + 1).  16 KiB blocks (32
+# KiB before): 3x3 64 -> 64 forward and backward-input 1.03-1.1x on a 48 KiB
+# L1D, where 28 channels' 32 KiB and their input rows (20 KiB) did not fit
+# together.  The stride phases of transposed convolutions keep 32 KiB
+# blocks (the 4x4 stride-2 conv_transpose2d: 0.89x with 16 KiB; a plain
+# 2x2 convolution: unchanged).
 cdef enum:
-    WEIGHT_BLOCK_BYTES = 32768
+    WEIGHT_BLOCK_BYTES = 16384
+    WEIGHT_PHASE_BLOCK_BYTES = 32768
 # Output positions per row segment: bounds the per-thread partial-sum buffer;
 # a multiple of the main tile widths (SEGMENT_POSITIONS, from the template):
 # 128 covered 14-wide tiles with two 8-wide ones per segment (1-D, 4096
@@ -521,7 +529,7 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
 
 
 cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize_t itemsize,
-                    Axis ad, Axis ah, Axis aw) noexcept nogil:
+                    Axis ad, Axis ah, Axis aw, bint phases) noexcept nogil:
     cdef Plan P
     P.G = G
     P.Cg = Cg
@@ -544,7 +552,9 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     P.wkh = aw.taps * P.KB
     P.wkd = ah.taps * P.wkh
     P.wc = ad.taps * P.wkd
-    P.cb = WEIGHT_BLOCK_BYTES // (P.wc * itemsize)
+    P.cb = (WEIGHT_PHASE_BLOCK_BYTES if phases else WEIGHT_BLOCK_BYTES) // (P.wc * itemsize)
+    if Cg * P.wc * itemsize <= WEIGHT_PHASE_BLOCK_BYTES:
+        P.cb = Cg
     if P.cb < 1:
         P.cb = 1
     interior(&P.aw, &P.qlo, &P.qhi)
@@ -581,7 +591,7 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
     try:
         for i in range(nph):
             plans[i] = make_plan(G, Cg, Kg, kv, sizeof(floating), ad, ah,
-                                 make_axis(axes[2 + i]))
+                                 make_axis(axes[2 + i]), nph > 1)
             plans[i].woff = woffs[i]
             plans[i].Ky = Ky
             nq = max(nq, plans[i].aw.n_q)
