@@ -362,7 +362,7 @@ cdef inline void border_columns(
             fwd_tile(P.kv, pb, xq + r * xstep, wq, bblk, yrow + q * aw.out_step + r * ystep,
                      P.Cg, P.xs_c, P.wc, nd, ah.taps, nw, P.ad.dil * P.xs_d,
                      ah.dil * P.xs_h, aw.dil, P.wkd, P.wkh, xstep, nk, P.ys_c, ystep,
-                     NULL, NULL, False)
+                     NULL, NULL, True)
             r += pb
         q += 1
 
