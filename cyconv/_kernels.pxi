@@ -70,8 +70,10 @@ from cyconv._geometry import backward_input_phases
 
 def aligned_empty(shape, dtype):
     """An uninitialized array whose data starts on a 64-byte boundary (a
-    cache line: numpy's large allocations start 16 bytes past one, so every
-    full-width vector load of packed weights straddled two lines)."""
+    view into a buffer 64 bytes longer): numpy's large allocations start 16
+    bytes past a cache line, so every full-width vector load of packed
+    weights straddled two lines, and streaming stores need whole aligned
+    vectors."""
     dtype = np.dtype(dtype)
     n = int(np.prod(shape, dtype=np.intp))
     buf = np.empty(n + 64 // dtype.itemsize, dtype=dtype)
@@ -705,14 +707,15 @@ cdef inline void pointwise_item(Py_ssize_t item, Py_ssize_t G, Py_ssize_t Cg,
     cdef const floating* bg = (binit + g * Kg * KB) if binit != NULL else NULL
     cdef const floating* src
     cdef floating* yn = y + ng * Kg * L
+    # each block's output lines asked for a block ahead (the first block's
+    # at the start)
     if blk < bend:
-        prefetch_rows(yn + blk * KB, Kg, L, KB if L - blk * KB > KB else L - blk * KB)
+        prefetch_rows(yn + blk * KB, Kg, L, min(KB, L - blk * KB))
     while blk < bend:
         p0 = blk * KB
         nk = L - p0 if L - p0 < KB else KB
-        # the next block's output lines, asked for a block ahead
         if blk + 1 < bend:
-            prefetch_rows(yn + p0 + KB, Kg, L, KB if L - p0 - KB > KB else L - p0 - KB)
+            prefetch_rows(yn + p0 + KB, Kg, L, min(KB, L - p0 - KB))
         src = xn + p0
         sc = L
         if nk < KB:

@@ -33,17 +33,6 @@ def _result_dtype(a, v):
     return np.dtype(np.float32) if dt in (np.float16, np.float32) else np.dtype(np.float64)
 
 
-def _empty_aligned(shape, dtype):
-    """An uninitialized array whose data starts on a 64-byte boundary (a
-    view into a buffer 64 bytes longer): large one-channel outputs are
-    written with streaming stores, which need whole aligned vectors (numpy
-    aligns large arrays to 16 bytes only)."""
-    n = math.prod(shape)
-    buf = np.empty(n + 64 // dtype.itemsize, dtype=dtype)
-    off = (-buf.ctypes.data % 64) // dtype.itemsize
-    return buf[off:off + n].reshape(shape)
-
-
 def _crop(n, m, mode, flip, numpy_1d):
     """(start in the 'full' output, output length) along one axis.
 
@@ -97,7 +86,9 @@ def _apply(a, v, mode, flip, num_threads, name):
         _dispatch.kernels.forward_axis(n, m, 1, m - 1 - start, 1, length)
         for n, m, (start, length) in zip(to3(a.shape, 1), to3(v.shape, 1),
                                          to3(crops, (0, 1))))
-    y = _empty_aligned(out_sp, dt)
+    # 64-byte aligned: large one-channel outputs are written with streaming
+    # stores, which need whole aligned vectors
+    y = _dispatch.kernels.aligned_empty(out_sp, dt)
     shape3 = lambda arr: arr.reshape((1, 1) + to3(arr.shape, 1))
     _dispatch.kernels.conv_forward(shape3(x), shape3(w), None, shape3(y), 1, axes, nt)
     return y

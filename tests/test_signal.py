@@ -165,7 +165,7 @@ def test_long_signal_streamed_output(n, dtype, num_threads):
     got = cyconv.convolve(a, v, "same", num_threads=num_threads)
     assert got.nbytes >= 2 << 20 and got.ctypes.data % 64 == 0
     assert got.dtype == dtype and np.abs(got - want).max() <= bound
-    buf = cyconv.signal._empty_aligned((n + 1,), np.dtype(dtype))
+    buf = cyconv._dispatch.kernels.aligned_empty((n + 1,), dtype)
     for off in (0, 1):
         out = buf[off:off + n].reshape(1, 1, n)
         out[...] = np.nan
