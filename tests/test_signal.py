@@ -130,7 +130,7 @@ def test_large_signal_against_numpy():
 @pytest.mark.parametrize("shape", [(1100, 2048), (1000, 2101)])
 def test_large_image_streamed_output(shape):
     """Outputs of 2 MiB and more are written with streaming stores (rows
-    aligned or not, row-end outputs recomputed after them): the same as
+    aligned or not, row-end outputs from padded copies): the same as
     the sum of shifted copies, through the signal API (aligned output) and
     the layer API (numpy's own allocation)."""
     rng = np.random.default_rng(3)
