@@ -411,6 +411,47 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,groups,dilation", [
+    ((2, 64, 512), (64, 32, 16), 8, 0, 1, 1),      # 8 phases, rows 2 KiB apart
+    ((1, 48, 256), (48, 20, 6), 3, 2, 2, 1),       # groups: each group's channels
+    ((2, 40, 300), (40, 36, 5), 2, 4, 1, 2),       # dilation, padding past the ends
+])
+def test_transposed_phase_windows(xs, ws, stride, padding, groups, dilation, dtype):
+    """1-D stride phases on the channel path read a copy of each row
+    segment's input window (every phase reads the same positions): the
+    first and last positions of the input, NaN and inf included, reach
+    exactly the outputs the reference sends them to, on any thread count,
+    and the strided backward-input (the same kernels) agrees too."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(xs).astype(dtype)
+    x[0, 0, 0] = np.nan
+    x[-1, -1, -1] = np.inf
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[1] * groups).astype(dtype)
+    kw = dict(stride=stride, padding=padding, groups=groups, dilation=dilation)
+    args = ((stride,), [(padding, padding)], (0,), groups, (dilation,))
+    with np.errstate(invalid="ignore"):
+        want = ref.conv_transpose(x, w, b, *args)
+    bad = ~np.isfinite(want)
+    clean = np.where(np.isfinite(x), x, 0)
+    want_abs = ref.conv_transpose(np.abs(clean), np.abs(w), np.abs(b), *args)
+    one = cyconv.conv_transpose1d(x, w, b, **kw, num_threads=1)
+    assert np.array_equal(bad, ~np.isfinite(one)) and bad.any()
+    assert_close(np.where(bad, 0, one), np.where(bad, 0, want), want_abs,
+                 w.shape[0] // groups * w.shape[2] + 1, dtype)
+    for nt in (2, 3):
+        assert np.array_equal(cyconv.conv_transpose1d(x, w, b, **kw, num_threads=nt), one,
+                              equal_nan=True)
+    # conv1d's backward-input with that stride (w is that conv's weight):
+    # the same phases
+    gy = clean
+    n_in = (xs[2] - 1) * stride - 2 * padding + dilation * (ws[2] - 1) + 1
+    dx = cyconv.conv1d_backward_input(gy, w, (xs[0], ws[1] * groups, n_in), **kw)
+    assert_close(dx, ref.conv_transpose(gy, w, None, *args), want_abs,
+                 w.shape[0] // groups * w.shape[2] + 1, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("transpose,xs,ws,stride,padding", [
     (True, (1, 40, 300), (40, 32, 16), 8, 4),     # 8 woven phases, 19 segments
     (True, (2, 24, 131), (24, 20, 5), 3, 1),      # 3 phases, not woven
