@@ -536,6 +536,7 @@ def test_width_path(xs, ws, padding, groups, dilation, dtype):
     ((2, 1, 30, 700), (1, 1, 5, 5), 2, 1, 1),            # one channel (image)
     ((3, 2, 20, 600), (2, 1, 3, 21), (1, 10), 2, 1),     # kernel longer than a vector
     ((2, 1, 20, 1000), (3, 1, 3, 5), (1, 4), 1, (1, 2)), # 3 channels, dilation
+    ((2, 2, 20, 45), (5, 2, 3, 3), 1, 1, 1),             # 5 channels (two at a time), tails
     ((3, 1, 2000), (1, 1, 9), 4, 1, 1),                  # 1-D: rows are whole images
     ((2, 4, 20, 56), (4, 1, 3, 3), 1, 4, 1),             # depthwise: lanes masked
     ((1, 3, 10, 70), (3, 1, 3, 5), (2, 20), 3, 1),       # padding wider than a vector
@@ -589,6 +590,7 @@ def test_row_ends_read_in_place(xs, ws, padding, groups, dilation, dtype, column
     ((3, 2, 3000), (8, 2, 15), 7, 1, 1),                 # the same, 2 channels
     ((2, 2, 20, 60), (6, 2, 2, 7), (1, 3), 1, 1),        # the same in 2-D, row by row
     ((2, 3, 30, 41), (9, 3, 3, 3), 1, 1, 1),             # 2-D row blocks (wh), 3 channels
+    ((6, 3, 32, 32), (16, 3, 3, 3), 1, 1, 1),            # gy channels two at a time
     ((2, 4, 20, 50), (10, 2, 3, 4), 1, 2, (1, 2)),       # groups, dilation
 ])
 def test_width_path_weight_gradient(xs, ws, padding, groups, dilation, dtype):
