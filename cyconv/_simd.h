@@ -227,10 +227,14 @@ static __inline void cy_storen_f32(float *p, cy_vf32 v, long n) {
 static __inline void cy_storen_f64(double *p, cy_vf64 v, long n) {
     _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1u), v); }
 #else
+/* (i < the vector length too: n never exceeds it, and with that bound GCC
+ * does not warn about a copy whose length it cannot bound) */
 static __inline void cy_storen_f32(float *p, cy_vf32 v, long n) {
-    float t[CY_VL_F32]; long i; cy_store_f32(t, v); for (i = 0; i < n; i++) p[i] = t[i]; }
+    float t[CY_VL_F32]; long i; cy_store_f32(t, v);
+    for (i = 0; i < n && i < CY_VL_F32; i++) p[i] = t[i]; }
 static __inline void cy_storen_f64(double *p, cy_vf64 v, long n) {
-    double t[CY_VL_F64]; long i; cy_store_f64(t, v); for (i = 0; i < n; i++) p[i] = t[i]; }
+    double t[CY_VL_F64]; long i; cy_store_f64(t, v);
+    for (i = 0; i < n && i < CY_VL_F64; i++) p[i] = t[i]; }
 #endif
 
 /* cy_loadn: the first n lanes from p, the rest zero (nothing read there) */
