@@ -434,15 +434,15 @@ cdef inline const floating* pack_window(
     read, copied for every input channel into xwin, rows ws elements apart;
     returns where position 0 of channel 0 would be."""
     cdef const Plan* Q
-    cdef Py_ssize_t ph, s1, lo = -1, hi = 0, a, e, c
+    cdef Py_ssize_t ph, s1, lo = plans[0].aw.n_in, hi = 0, a, e, c
     for ph in range(nph):
         Q = &plans[ph]
         s1 = s0 + SEGMENT if s0 + SEGMENT < Q.aw.n_q else Q.aw.n_q
         if s1 <= s0:
             continue
-        a = s0 * Q.aw.stride + Q.aw.off
+        a = s0 * Q.aw.stride + Q.aw.off       # (phases may start before 0)
         e = (s1 - 1) * Q.aw.stride + Q.aw.off + (Q.aw.taps - 1) * Q.aw.dil + 1
-        if lo < 0 or a < lo:
+        if a < lo:
             lo = a
         if e > hi:
             hi = e
@@ -1315,6 +1315,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     # rows of a block reduce together when output row r reads input row r + kh
     cdef bint shared = (ah.stride == ah.dil and aw.stride == 1
                         and wh_supported(ah.taps, aw.taps, 1))
+    cdef bint pairs = shared and wh_supported(ah.taps, aw.taps, 2)
     cdef const floating* gend = gy + N * P.G * P.Kg * P.ys_c
     cdef const floating* grow
     cdef const floating* xr
@@ -1346,7 +1347,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                     # images: 1.3-1.4x at 1 thread, 1.1-1.3x at 2)
                     m = 0
                     while m < P.Kg:
-                        mk = 2 if m + 1 < P.Kg and wh_supported(ah.taps, aw.taps, 2) else 1
+                        mk = 2 if pairs and m + 1 < P.Kg else 1
                         grow = gy + ((n * P.G + g) * P.Kg + m) * P.ys_c + oh0 * P.ys_h + q0
                         for c in range(P.Cg):
                             acc = lanes + (m * P.Cg + c) * P.wc * P.VL

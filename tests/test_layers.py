@@ -415,6 +415,7 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
     ((2, 64, 512), (64, 32, 16), 8, 0, 1, 1),      # 8 phases, rows 2 KiB apart
     ((1, 48, 256), (48, 20, 6), 3, 2, 2, 1),       # groups: each group's channels
     ((2, 40, 300), (40, 36, 5), 2, 4, 1, 2),       # dilation, padding past the ends
+    ((2, 40, 28), (40, 36, 2), 2, 1, 1, 3),        # phases starting before and after 0
 ])
 def test_transposed_phase_windows(xs, ws, stride, padding, groups, dilation, dtype):
     """1-D stride phases on the channel path read a copy of each row
