@@ -1940,6 +1940,18 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
             o0 += no
 
 
+cdef inline void wave_blocks(BPlan* P, Py_ssize_t nw, int nthreads) noexcept nogil:
+    """Channel blocks per item for a wave of nw chunks: all of a group's
+    (each input row is packed once for all of them) unless that leaves a
+    thread without an item; a last, shorter wave splits them further (3
+    chunks on 2 threads: the third chunk's blocks on both).  The summation
+    order of every block is the same either way.  (positive operands only:
+    these divisions are C divisions)"""
+    P.nkbg = min(P.nkb, max(1, (nthreads + nw * P.G - 1) // (nw * P.G)))
+    P.nkg = (P.nkb + P.nkbg - 1) // P.nkbg
+    P.nkbg = (P.nkb + P.nkg - 1) // P.nkg
+
+
 def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
                          floating[::1] slots, floating[::1] total, Py_ssize_t N,
                          Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv,
@@ -1962,13 +1974,9 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     if x.shape[0] == 0 or gy.shape[0] == 0 or n == 0:
         return
     nslots = slots.shape[0] // n
-    # channel blocks per item: all of a group's (each input row is packed
-    # once for all of them) unless that leaves a thread without an item in
-    # a wave of chunks.  The summation order of every block is the same
-    # either way.  (positive operands only: these divisions are C divisions)
-    P.nkbg = min(P.nkb, max(1, (nthreads + nslots * G - 1) // (nslots * G)))
-    P.nkg = (P.nkb + P.nkbg - 1) // P.nkbg
-    P.nkbg = (P.nkb + P.nkg - 1) // P.nkg
+    # channel blocks per item (per wave of chunks, wave_blocks): the plan's
+    # sizes follow from the largest, that of a full wave
+    wave_blocks(&P, nslots, nthreads)
     # output positions per segment: one packed input row fits XBUF_ELEMS and
     # the packed gy rows of an item's blocks fit GBUF_ELEMS
     P.oseg = ((XBUF_ELEMS // max(Cg, 1) - (P.aw.taps - 1) * P.aw.dil - 1)
@@ -1987,8 +1995,7 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     P.wrows = max(P.span_h, XCACHE_ELEMS // (P.span_d * P.slot_elems))
     P.rmax = max(1, min(ROW_GROUP, (P.wrows - P.span_h) // P.ah.stride + 1,
                         GBUF_ELEMS // (P.nkg * P.oseg * P.KB)))
-    nitems = G * P.nkbg                 # per chunk
-    nthreads = max(1, min(nthreads, nslots * nitems))
+    nthreads = max(1, min(nthreads, nslots * G * P.nkb))
     dt = np.asarray(total).dtype
     gbuf = scratch("grad_row", nthreads, P.nkg * P.rmax * P.oseg * P.KB, dt)
     xcache = scratch("input_rows", nthreads, P.span_d * P.wrows * P.slot_elems, dt)
@@ -1998,6 +2005,8 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
         while c0 < nchunks:
             nw = start_wave(&slots[0], n, nslots, c0, nchunks, nthreads)
             P.chunk0 = c0
+            wave_blocks(&P, nw, nthreads)
+            nitems = G * P.nkbg                 # per chunk
             if nthreads > 1:
                 for i in prange(nw * nitems, num_threads=nthreads, schedule="dynamic"):
                     t = omp_get_thread_num()

@@ -188,6 +188,8 @@ DETERMINISM_CASES = [
     ((4, 32, 20, 20), (32, 1, 3, 3), 1, 1, 1, 32),
     ((6, 1, 3000), (12, 1, 31), 1, 15, 1, 1),
     ((2, 40, 203), (48, 40, 8), 4, 2, 1, 1),     # backward-input / transpose: 4 woven phases
+    ((3, 17, 19, 21), (33, 17, 5, 5), 1, 2, 1, 1),  # weight gradient: 3 batch chunks, the
+                                                     # last wave's channel blocks split
 ]
 
 
