@@ -1319,6 +1319,9 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef const floating* gend = gy + N * P.G * P.Kg * P.ys_c
     cdef const floating* grow
     cdef const floating* xr
+    cdef const floating* gnext = NULL
+    cdef const floating* pf
+    cdef Py_ssize_t mnext, call
     cdef floating* acc
     memset(lanes, 0, P.Kg * P.Cg * P.wc * P.VL * sizeof(floating))
     for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
@@ -1368,6 +1371,16 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                     while m0 < P.Kg:
                         mk = P.Kg - m0 if P.Kg - m0 < wd_rows() else wd_rows()
                         grow = gy + ((n * P.G + g) * P.Kg + m0) * P.ys_c + oh * P.ys_h + q0
+                        # the next block's gy rows (read once, from memory) are
+                        # asked for a line per vector step, a row per tile call
+                        mnext = 0
+                        if m0 + mk < P.Kg:
+                            gnext = grow + mk * P.ys_c
+                            mnext = P.Kg - m0 - mk if P.Kg - m0 - mk < wd_rows() else wd_rows()
+                        elif sb + 1 < P.nsb:
+                            gnext = gy + (n * P.G + g) * P.Kg * P.ys_c + oh * P.ys_h + q1
+                            mnext = P.Kg if P.Kg < wd_rows() else wd_rows()
+                        call = 0
                         for c in range(P.Cg):
                             acc = lanes + (m0 * P.Cg + c) * P.wc * P.VL
                             for kh in range(ah.taps):
@@ -1384,8 +1397,10 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                     if nvec > 0 and mk == 1:
                                         wg_tile(nkw, grow, xr, a, nvec, aw.dil)
                                     elif nvec > 0:
+                                        pf = gnext + call * P.ys_c if call < mnext else NULL
+                                        call += 1
                                         wd_tile(mk, nkw, grow, P.ys_c, xr, aw.dil, a,
-                                                P.Cg * P.wc, nvec)
+                                                P.Cg * P.wc, nvec, pf)
                                     # positions past the last whole vector: one masked
                                     # vector step (lanes past the row add exactly +0)
                                     if nvec * P.VL < q1 - q0:
@@ -2093,7 +2108,7 @@ cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks
                 while kk < k1:
                     mk = k1 - kk if k1 - kk < MK else MK
                     wd_tile(mk, mc, gn + kk * L + p0, L, xn + c0 * L + p0, L,
-                            acc + ((kk - k0) * Cg + c0) * VL, Cg, (p1 - p0) // VL)
+                            acc + ((kk - k0) * Cg + c0) * VL, Cg, (p1 - p0) // VL, NULL)
                     kk += mk
                 c0 += mc
             p0 = p1
