@@ -1372,13 +1372,19 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                         mk = P.Kg - m0 if P.Kg - m0 < wd_rows() else wd_rows()
                         grow = gy + ((n * P.G + g) * P.Kg + m0) * P.ys_c + oh * P.ys_h + q0
                         # the next block's gy rows (read once, from memory) are
-                        # asked for a line per vector step, a row per tile call
+                        # asked for a line per vector step, a row per tile call:
+                        # the next channels of this row, else the first ones of
+                        # the next row of the block, else of the next segment's
+                        # first row when it has as many whole vectors
                         mnext = 0
                         if m0 + mk < P.Kg:
                             gnext = grow + mk * P.ys_c
                             mnext = P.Kg - m0 - mk if P.Kg - m0 - mk < wd_rows() else wd_rows()
-                        elif sb + 1 < P.nsb:
-                            gnext = gy + (n * P.G + g) * P.Kg * P.ys_c + oh * P.ys_h + q1
+                        elif oh + 1 < oh1:
+                            gnext = gy + (n * P.G + g) * P.Kg * P.ys_c + (oh + 1) * P.ys_h + q0
+                            mnext = P.Kg if P.Kg < wd_rows() else wd_rows()
+                        elif sb + 1 < P.nsb and q1 + nvec * P.VL <= aw.n_q:
+                            gnext = gy + (n * P.G + g) * P.Kg * P.ys_c + oh0 * P.ys_h + q1
                             mnext = P.Kg if P.Kg < wd_rows() else wd_rows()
                         call = 0
                         for c in range(P.Cg):
@@ -1993,10 +1999,13 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     # sizes follow from the largest, that of a full wave
     wave_blocks(&P, nslots, nthreads)
     # output positions per segment: one packed input row fits XBUF_ELEMS and
-    # the packed gy rows of an item's blocks fit GBUF_ELEMS
+    # the packed gy rows of all a group's blocks fit GBUF_ELEMS (not those of
+    # an item: segments set the order of each sum, which must not depend on
+    # the thread count; a 1100-wide layer of 4 blocks had 512 positions per
+    # segment at 1 thread and 1100 at 4)
     P.oseg = ((XBUF_ELEMS // max(Cg, 1) - (P.aw.taps - 1) * P.aw.dil - 1)
               // P.aw.stride + 1)
-    P.oseg = max(1, min(P.oseg, P.aw.n_q, GBUF_ELEMS // (P.nkg * P.KB)))
+    P.oseg = max(1, min(P.oseg, P.aw.n_q, GBUF_ELEMS // (P.nkb * P.KB)))
     # the input rows one output row reads: (taps - 1) * dil + 1 per axis
     P.span_d = (P.ad.taps - 1) * P.ad.dil + 1
     P.span_h = (P.ah.taps - 1) * P.ah.dil + 1

@@ -190,6 +190,8 @@ DETERMINISM_CASES = [
     ((2, 40, 203), (48, 40, 8), 4, 2, 1, 1),     # backward-input / transpose: 4 woven phases
     ((3, 17, 19, 21), (33, 17, 5, 5), 1, 2, 1, 1),  # weight gradient: 3 batch chunks, the
                                                      # last wave's channel blocks split
+    ((1, 16, 4, 1100), (128, 16, 3, 3), 1, 1, 1, 1),  # weight gradient: rows cut into
+                                                       # segments (same for every thread count)
 ]
 
 
