@@ -1319,7 +1319,8 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef const floating* gend = gy + N * P.G * P.Kg * P.ys_c
     cdef const floating* grow
     cdef const floating* xr
-    cdef const floating* gnext = NULL
+    cdef const floating* gnext
+    cdef const floating* gimg
     cdef const floating* pf
     cdef Py_ssize_t mnext, call
     cdef floating* acc
@@ -1366,26 +1367,27 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                     continue
                 # row by row: blocks of mk gy rows x nkw taps (wd_tile: each x
                 # vector serves every gy row; wg_tile for a single gy row)
+                gimg = gy + (n * P.G + g) * P.Kg * P.ys_c    # this image's gy
                 for oh in range(oh0, oh1):
                     m0 = 0
                     while m0 < P.Kg:
                         mk = P.Kg - m0 if P.Kg - m0 < wd_rows() else wd_rows()
-                        grow = gy + ((n * P.G + g) * P.Kg + m0) * P.ys_c + oh * P.ys_h + q0
+                        grow = gimg + m0 * P.ys_c + oh * P.ys_h + q0
                         # the next block's gy rows (read once, from memory) are
                         # asked for a line per vector step, a row per tile call:
                         # the next channels of this row, else the first ones of
                         # the next row of the block, else of the next segment's
                         # first row when it has as many whole vectors
-                        mnext = 0
+                        mnext = min(P.Kg, wd_rows())      # a row's first block
                         if m0 + mk < P.Kg:
                             gnext = grow + mk * P.ys_c
-                            mnext = P.Kg - m0 - mk if P.Kg - m0 - mk < wd_rows() else wd_rows()
+                            mnext = min(P.Kg - m0 - mk, wd_rows())
                         elif oh + 1 < oh1:
-                            gnext = gy + (n * P.G + g) * P.Kg * P.ys_c + (oh + 1) * P.ys_h + q0
-                            mnext = P.Kg if P.Kg < wd_rows() else wd_rows()
+                            gnext = gimg + (oh + 1) * P.ys_h + q0
                         elif sb + 1 < P.nsb and q1 + nvec * P.VL <= aw.n_q:
-                            gnext = gy + (n * P.G + g) * P.Kg * P.ys_c + oh0 * P.ys_h + q1
-                            mnext = P.Kg if P.Kg < wd_rows() else wd_rows()
+                            gnext = gimg + oh0 * P.ys_h + q1
+                        else:
+                            gnext, mnext = NULL, 0
                         call = 0
                         for c in range(P.Cg):
                             acc = lanes + (m0 * P.Cg + c) * P.wc * P.VL
