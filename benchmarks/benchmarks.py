@@ -193,6 +193,46 @@ class Signal(_Timing):
     track_gflops.unit = "GFLOP/s"
 
 
+class CallOverhead(_Timing):
+    """The fixed cost of one call (argument checks, planning, weight packing,
+    allocation) on inputs too small for the kernels to matter: a 100-sample
+    signal with 31 taps, a 1 x 3 x 8 x 8 image with four 3x3 filters; the
+    anchors' times beside them (numpy, torch)."""
+    params = [["convolve_100x31", "conv2d_3to4_8x8"], ["cyconv", "anchor"]]
+    param_names = ["case", "library"]
+
+    def setup(self, case, library):
+        if case == "convolve_100x31":
+            a = _data((100,), np.float64)
+            v = _data((31,), np.float64, 1)
+            if library == "cyconv":
+                cy = _cyconv()
+                _need(cy, "convolve")
+                self.call = lambda: cy.convolve(a, v, "same", num_threads=1)
+            else:
+                self.call = lambda: np.convolve(a, v, "same")
+            return
+        x = _data((1, 3, 8, 8), np.float32)
+        w = _data((4, 3, 3, 3), np.float32, 1)
+        if library == "cyconv":
+            cy = _cyconv()
+            _need(cy, "conv2d")
+            self.call = lambda: cy.conv2d(x, w, padding=1, num_threads=1)
+        else:
+            if torch is None:
+                raise NotImplementedError("torch not installed")
+            torch.set_num_threads(1)
+            tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+
+            def call():
+                with torch.no_grad():
+                    torch.nn.functional.conv2d(tx, tw, padding=1)
+            self.call = call
+
+    def time_call(self, *args):
+        self.call()
+
+
 class Anchors(_Timing):
     """The same cases on torch (CPU), scipy and numpy, for the dashboard to
     show cyconv's curves against theirs."""

@@ -11,6 +11,9 @@ import numpy as np
 
 PADDING_STRINGS = ("valid", "same", "full")
 MAX_THREADS = 4096
+# largest byte size of an array the kernels index (a quarter of the index
+# range: offsets computed a few elements past the end stay representable)
+SIZE_LIMIT = np.iinfo(np.intp).max // 4
 
 
 def _as_int(value, name):
@@ -100,11 +103,10 @@ def check_num_threads(num_threads):
 
 def check_size(shape, itemsize, name):
     """Reject shapes whose byte size or index arithmetic would overflow."""
-    limit = np.iinfo(np.intp).max // 4
     total = itemsize
     for s in shape:
         total *= max(int(s), 1)
-    if total > limit:
+    if total > SIZE_LIMIT:
         raise ValueError(f"{name} of shape {tuple(shape)} is too large ({total} bytes)")
 
 
