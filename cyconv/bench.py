@@ -7,6 +7,8 @@ interleaved (anchor, cyconv, anchor, ...), median of repeats.  A ratio above
 1 means cyconv is faster.  GFLOP/s counts 2*N*Cout*out_size*(Cin/groups)*k.
 """
 import argparse
+import functools
+import inspect
 import json
 import math
 import sys
@@ -120,6 +122,18 @@ def _anchors(wanted="all"):
     return out
 
 
+ONE_THREAD = "cyconv 1t"      # the anchor name of --scaling's one-thread calls
+
+
+def _takes_threads(fn):
+    """True when the job function takes num_threads (the cyconv calls; not
+    the training step, whose modules take torch's thread setting)."""
+    try:
+        return "num_threads" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _with_variant(variant, fn):
     """`fn` run with the kernels of SIMD variant `variant`."""
     def run():
@@ -163,11 +177,14 @@ def layer_jobs(dtype, ops, anchors):
         gy = rng.standard_normal(y.shape).astype(dtype)
         flops = 2 * y.size * (C // g) * math.prod(ks)
         mine = {
-            "fwd": (lambda x=x, w=w, kw=kw: cyconv.conv(x, w, **kw), y.nbytes),
-            "bwd_data": (lambda gy=gy, w=w, xs=x.shape, kw=kw:
-                         cyconv.conv_backward_input(gy, w, xs, **kw), x.nbytes),
-            "bwd_weight": (lambda x=x, gy=gy, ws=w.shape, kw=kw:
-                           cyconv.conv_backward_weight(x, gy, ws, **kw), w.nbytes),
+            "fwd": (lambda x=x, w=w, kw=kw, num_threads=None:
+                    cyconv.conv(x, w, **kw, num_threads=num_threads), y.nbytes),
+            "bwd_data": (lambda gy=gy, w=w, xs=x.shape, kw=kw, num_threads=None:
+                         cyconv.conv_backward_input(gy, w, xs, **kw, num_threads=num_threads),
+                         x.nbytes),
+            "bwd_weight": (lambda x=x, gy=gy, ws=w.shape, kw=kw, num_threads=None:
+                           cyconv.conv_backward_weight(x, gy, ws, **kw,
+                                                       num_threads=num_threads), w.nbytes),
         }
         theirs = {op: {} for op in OPS}
         if torch is not None:
@@ -194,8 +211,9 @@ def layer_jobs(dtype, ops, anchors):
                     return ct(xt, wt, stride=s, padding=p, output_padding=op_)
             an["torch"] = run
         jobs.append((name, "fwd", flops,
-                     lambda x=x, w=w, s=s, p=p, op_=op_:
-                     cyconv.conv_transpose(x, w, stride=s, padding=p, output_padding=op_),
+                     lambda x=x, w=w, s=s, p=p, op_=op_, num_threads=None:
+                     cyconv.conv_transpose(x, w, stride=s, padding=p, output_padding=op_,
+                                           num_threads=num_threads),
                      an, y.nbytes))
     return jobs
 
@@ -220,7 +238,8 @@ def signal_jobs(dtype, anchors):
             ss = anchors["scipy"].signal
             an["scipy"] = lambda a=a, v=v: ss.convolve(a, v, "same", method="direct")
         jobs.append((f"signal_1d_1e6x31_{np.dtype(dt).name}", "fwd", 2 * a.size * v.size,
-                     lambda a=a, v=v: cyconv.convolve(a, v, "same"), an, a.nbytes))
+                     lambda a=a, v=v, num_threads=None:
+                     cyconv.convolve(a, v, "same", num_threads=num_threads), an, a.nbytes))
     img = rng.standard_normal((2048, 2048)).astype(np.float32)
     k = rng.standard_normal((5, 5)).astype(np.float32)
     an = {}
@@ -237,7 +256,9 @@ def signal_jobs(dtype, anchors):
                 return torch.nn.functional.conv2d(it, kt, padding=2)
         an["torch"] = run
     jobs.append(("image_2d_2048sq_5x5_float32", "fwd", 2 * img.size * k.size,
-                 lambda: cyconv.correlate(img, k, "same"), an, img.nbytes))
+                 lambda num_threads=None: cyconv.correlate(img, k, "same",
+                                                           num_threads=num_threads),
+                 an, img.nbytes))
     return jobs
 
 
@@ -341,6 +362,13 @@ def run(args):
     for v in variants[1:]:
         jobs = [(name, op, flops, mine, dict(theirs, **{f"simd:{v}": _with_variant(v, mine)}),
                  out_bytes) for name, op, flops, mine, theirs, out_bytes in jobs]
+    if args.scaling and nt > 1:
+        # cyconv itself at one thread, timed interleaved with the rest: its
+        # column is the speed-up of nt threads over one, from the same run
+        jobs = [(name, op, flops, mine,
+                 dict(theirs, **{ONE_THREAD: functools.partial(mine, num_threads=1)})
+                 if _takes_threads(mine) else theirs, out_bytes)
+                for name, op, flops, mine, theirs, out_bytes in jobs]
     # the machine's peak: measured with the widest variant this CPU runs
     peak32 = _dispatch.load(_dispatch.runnable_variants()[0]).fma_peak(nt)
     peak = peak32 if dtype == np.float32 else peak32 / 2
@@ -427,15 +455,18 @@ def _print_table(records, memory):
 
 
 def _summary(records):
-    by_op = {}
-    for r in records:
-        t = r["anchors"].get("torch")
-        if t and r["case"] in {c[0] for c in LAYERS}:
-            by_op.setdefault(r["op"], []).append(t["ratio"])
-    for op, ratios in by_op.items():
-        gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
-        print(f"geometric mean cyconv/torch, {op}: {gm:.2f}x over {len(ratios)} layer cases "
-              f"(min {min(ratios):.2f}x)")
+    layers = {c[0] for c in LAYERS}
+    for anchor, what in (("torch", "geometric mean cyconv/torch"),
+                         (ONE_THREAD, "cyconv's speed-up over 1 thread, geometric mean")):
+        by_op = {}
+        for r in records:
+            t = r["anchors"].get(anchor)
+            if t and r["case"] in layers:
+                by_op.setdefault(r["op"], []).append(t["ratio"])
+        for op, ratios in by_op.items():
+            gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+            print(f"{what}, {op}: {gm:.2f}x over {len(ratios)} layer cases "
+                  f"(min {min(ratios):.2f}x)")
 
 
 def _plot(records, peak, path):
@@ -494,6 +525,10 @@ def main(argv=None):
     ap.add_argument("--simd", default=None,
                     help="SIMD variants, comma-separated: the first is timed as cyconv, the "
                          "others beside it as anchors 'simd:<name>' (e.g. avx512,native)")
+    ap.add_argument("--scaling", action="store_true",
+                    help="also time cyconv at 1 thread beside every case, interleaved: "
+                         "column 'x cyconv 1t' is the speed-up of --threads over one "
+                         "thread measured in the same run")
     ap.add_argument("--concurrency", action="store_true",
                     help="only measure 1 vs 2 Python threads (GIL release)")
     return run(ap.parse_args(argv))

@@ -127,3 +127,45 @@ def test_bench_cold_flag_reaches_the_timer(monkeypatch):
         _stub_bench(monkeypatch, jobs, lambda fns: [1.0] * len(fns), seen)
         assert bench.main(argv + ["--threads", "1"]) == 0
         assert seen and all(w is want for w in seen)
+
+
+def test_bench_scaling_times_cyconv_at_one_thread(monkeypatch):
+    """--scaling: each cyconv call that takes num_threads is also timed with
+    num_threads=1 in the same interleaved set (its column: t(1) / t(nt));
+    a job whose function takes no thread count (the training step) gets no
+    such column, and no job does at --threads 1."""
+    calls = []
+    jobs = [("layer", "fwd", 1e9, lambda num_threads=None: calls.append(num_threads),
+             {"torch": lambda: None}, 0),
+            ("step", "train_step", 1e9, lambda: None, {}, 0)]
+    seen = []
+
+    def timings(fns):
+        seen.append(len(fns))
+        for f in fns:
+            f()
+        return [1.0] + [3.0] * (len(fns) - 1)
+    records = _stub_bench(monkeypatch, jobs, timings)
+    assert bench.main(["--threads", "2", "--scaling"]) == 0
+    layer, step = records
+    assert layer["anchors"][bench.ONE_THREAD]["ratio"] == 3.0
+    assert bench.ONE_THREAD not in step["anchors"]
+    assert calls == [None, 1] and seen == [3, 1]
+    records.clear()
+    calls.clear()
+    assert bench.main(["--threads", "1", "--scaling"]) == 0
+    assert bench.ONE_THREAD not in records[0]["anchors"] and calls == [None]
+
+
+def test_bench_scaling_end_to_end(tmp_path):
+    """The suite's own job functions take num_threads (a tiny real run)."""
+    out = tmp_path / "bench.json"
+    assert bench.main(["--cases", "odd,convT1d", "--ops", "fwd,bwd_weight", "--repeat", "1",
+                       "--budget", "0", "--anchors", "none", "--threads", "2",
+                       "--scaling", "--json", str(out)]) == 0
+    recs = json.loads(out.read_text())["records"]
+    assert {(r["case"], r["op"]) for r in recs} == {
+        ("odd_17to33_5x5", "fwd"), ("odd_17to33_5x5", "bwd_weight"),
+        ("convT1d_64to32_k16_s8", "fwd")}
+    for r in recs:
+        assert r["anchors"][bench.ONE_THREAD]["time_s"] > 0
