@@ -76,8 +76,8 @@ def aligned_empty(shape, dtype):
     vectors."""
     dtype = np.dtype(dtype)
     cdef Py_ssize_t n = 1, s
-    if not isinstance(shape, tuple):
-        shape = tuple(shape) if isinstance(shape, list) else (shape,)
+    if not isinstance(shape, tuple):      # an int: a 1-D buffer
+        shape = (shape,)
     for s in shape:
         n *= s
     buf = np.empty(n + 64 // dtype.itemsize, dtype=dtype)
