@@ -50,6 +50,8 @@ import threading
 
 import numpy as np
 
+cimport numpy as cnp
+
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 
@@ -63,26 +65,34 @@ from cyconv._openmp_helpers cimport (
 
 from cyconv._geometry import backward_input_phases
 
+cnp.import_array()
+
 # A run of positions is cut into the variant's tile widths by first_tile:
 # mostly main tiles, the rest as few, wide tiles (16 positions as 8 + 8
 # rather than 14 + 2).
 
 
+cdef cnp.ndarray aligned_buffer(Py_ssize_t n, int typenum, Py_ssize_t itemsize):
+    """n uninitialized elements whose data starts on a 64-byte boundary (a
+    1-D view into a buffer 64 bytes longer)."""
+    cdef cnp.npy_intp size = n + 64 // itemsize
+    cdef cnp.ndarray buf = cnp.PyArray_EMPTY(1, &size, typenum, 0)
+    cdef Py_ssize_t off = (64 - <size_t> cnp.PyArray_DATA(buf) % 64) % 64 // itemsize
+    return buf[off:off + n]
+
+
 def aligned_empty(shape, dtype):
-    """An uninitialized array whose data starts on a 64-byte boundary (a
-    view into a buffer 64 bytes longer): numpy's large allocations start 16
-    bytes past a cache line, so every full-width vector load of packed
-    weights straddled two lines, and streaming stores need whole aligned
-    vectors."""
+    """An uninitialized array whose data starts on a 64-byte boundary:
+    numpy's large allocations start 16 bytes past a cache line, so every
+    full-width vector load of packed weights straddled two lines, and
+    streaming stores need whole aligned vectors."""
     dtype = np.dtype(dtype)
     cdef Py_ssize_t n = 1, s
     if not isinstance(shape, tuple):      # an int: a 1-D buffer
         shape = (shape,)
     for s in shape:
         n *= s
-    buf = np.empty(n + 64 // dtype.itemsize, dtype=dtype)
-    off = (-buf.ctypes.data % 64) // dtype.itemsize
-    return buf[off:off + n].reshape(shape)
+    return aligned_buffer(n, dtype.num, dtype.itemsize).reshape(shape)
 
 
 _scratch = threading.local()
@@ -865,9 +875,9 @@ cdef enum:
 
 
 cdef struct WPlan:
-    Py_ssize_t G, Cg, Kg, VL
+    Py_ssize_t N, G, Cg, Kg, VL
     Py_ssize_t Ky, k0                 # y's channels per group; first one computed
-    Py_ssize_t R, nrb, S, nsb, Wp, nrows_max
+    Py_ssize_t R, nrb, S, nsb, Wp
     Py_ssize_t xs_c, ys_c, ys_h, y0
     Py_ssize_t xlen                   # elements of x (reads in place stay below)
     Py_ssize_t wm, wc, wkh
@@ -1231,44 +1241,57 @@ cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
                      False)
 
 
+cdef bint width_fit(Py_ssize_t Cg, Py_ssize_t Kg, const Axis* ad, const Axis* ah,
+                    const Axis* aw, Py_ssize_t itemsize, bint any_channels, bint forward,
+                    Py_ssize_t seg, Py_ssize_t* R, Py_ssize_t* S,
+                    Py_ssize_t* Wp) noexcept nogil:
+    """The width path's row block R, segment S and patch row length Wp, or
+    False when it does not apply: only for few output channels (any number
+    with ``any_channels``), no depth axis, an input stride along w up to
+    WIDTH_MAX_STRIDE (in the ``forward`` pass only with one output
+    channel), and a patch of Cg rows that fits the per-thread budget.  For
+    the ``forward`` pass over long rows with padding on top, row blocks of
+    at most WIDTH_PAD_ROWS: only the first and last blocks then need the
+    padded copy, the others read the input in place (width_item).  Rows
+    are cut into segments of at most ``seg`` output positions."""
+    cdef Py_ssize_t vl = CY_VBYTES // itemsize, s = aw.stride, rows, r
+    if Kg * 2 > vl and not any_channels:
+        return False
+    # depth axis degenerate: one input plane, one tap at offset 0, one output
+    # plane (its output index ad.out_base is honoured); unit stride along w
+    if ad.n_in != 1 or ad.taps != 1 or ad.off != 0 or ad.n_q != 1:
+        return False
+    # a stride along w (forward, one output channel: wr tiles): the patch
+    # rows hold its phases (fill_patch)
+    if s != 1 and not (s <= WIDTH_MAX_STRIDE and (Kg == 1 or not forward)):
+        return False
+    S[0] = aw.n_q if aw.n_q < seg else seg
+    while True:
+        # tiles read at most one vector past S (in each phase row)
+        Wp[0] = s * (S[0] + ((aw.taps - 1) * aw.dil) // s + vl)
+        rows = PATCH_BYTES // itemsize // (Cg * Wp[0] if Cg * Wp[0] > 1 else 1)
+        r = (rows - (ah.taps - 1) * ah.dil - 1) // ah.stride + 1 if rows > (ah.taps - 1) * ah.dil else 0
+        if r >= 1:
+            if forward and ah.off < 0 and aw.n_in >= WIDTH_WRAP_MIN and r > WIDTH_PAD_ROWS:
+                r = WIDTH_PAD_ROWS
+            R[0] = r if r < ah.n_q else ah.n_q
+            return True
+        if S[0] <= vl:
+            return False
+        S[0] = S[0] // 2 if S[0] // 2 > vl else vl
+
+
 def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype,
                     bint any_channels=False, bint forward=False,
                     Py_ssize_t seg=WIDTH_SEG):
-    """(R, S, Wp) for the width path, or None when it does not apply: only
-    for few output channels (any number with ``any_channels``), no depth
-    axis, an input stride along w up to WIDTH_MAX_STRIDE (in the
-    ``forward`` pass only with one output channel), and a patch of Cg rows that
-    fits the per-thread budget.  For the ``forward`` pass over long rows with
-    padding on top, row blocks of at most WIDTH_PAD_ROWS: only the first and
-    last blocks then need the padded copy, the others read the input in
-    place (width_item).  Rows are cut into segments of at most ``seg``
-    output positions."""
-    ad, ah, aw = axes
-    vl = lanes(dtype)
-    # depth axis degenerate: one input plane, one tap at offset 0, one output
-    # plane (its output index ad.out_base is honoured); unit stride along w
-    if Kg * 2 > vl and not any_channels:
+    """(R, S, Wp) for the width path (width_fit), or None when it does not
+    apply."""
+    cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1]), aw = make_axis(axes[2])
+    cdef Py_ssize_t R, S, Wp
+    if not width_fit(Cg, Kg, &ad, &ah, &aw, np.dtype(dtype).itemsize, any_channels,
+                     forward, seg, &R, &S, &Wp):
         return None
-    if ad[:2] != (1, 1) or ad[4] != 0 or ad[5] != 1:
-        return None
-    # a stride along w (forward, one output channel: wr tiles): the patch
-    # rows hold its phases (fill_patch)
-    s = aw[2]
-    if s != 1 and not (s <= WIDTH_MAX_STRIDE and (Kg == 1 or not forward)):
-        return None
-    S = min(aw[5], seg)
-    while True:
-        # tiles read at most one vector past S (in each phase row)
-        Wp = s * (S + ((aw[1] - 1) * aw[3]) // s + vl)
-        rows = PATCH_BYTES // np.dtype(dtype).itemsize // max(Cg * Wp, 1)
-        R = (rows - (ah[1] - 1) * ah[3] - 1) // ah[2] + 1
-        if R >= 1:
-            if forward and ah[4] < 0 and aw[0] >= WIDTH_WRAP_MIN:
-                R = min(R, WIDTH_PAD_ROWS)
-            return min(R, ah[5]), S, Wp
-        if S <= vl:
-            return None
-        S = max(vl, S // 2)
+    return R, S, Wp
 
 
 cdef inline void masked_grad_rows(
@@ -1435,59 +1458,65 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
                               x.shape[0])
     cdef Py_ssize_t i, c0, nw, nslots, n = total.shape[0]
     cdef floating[:, ::1] patch, lanes
-    cdef Py_ssize_t[::1] toff = tap_offsets(&P)
-    P.toff = &toff[0]
     if x.shape[0] == 0 or gy.shape[0] == 0 or n == 0:
         return
     nslots = slots.shape[0] // n
     nthreads = max(1, min(nthreads, nslots * G))
     dt = np.asarray(total).dtype
-    rows = (P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1
-    patch = scratch("patch", nthreads, Cg * rows * P.Wp, dt)
+    patch = scratch("patch", nthreads, width_patch_size(&P), dt)
     lanes = scratch("lanes", nthreads, Kg * Cg * P.wc * P.VL, dt)
-    with nogil:
-        c0 = 0
-        while c0 < nchunks:
-            nw = start_wave(&slots[0], n, nslots, c0, nchunks, nthreads)
-            if nthreads > 1:
-                for i in prange(nw * G, num_threads=nthreads, schedule="dynamic"):
-                    width_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0], &slots[0],
-                                    &patch[omp_get_thread_num(), 0],
-                                    &lanes[omp_get_thread_num(), 0])
-            else:
-                for i in range(nw * G):
-                    width_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0], &slots[0],
-                                    &patch[0, 0], &lanes[0, 0])
-            end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
-            c0 += nw
+    tap_offsets(&P)
+    try:
+        with nogil:
+            c0 = 0
+            while c0 < nchunks:
+                nw = start_wave(&slots[0], n, nslots, c0, nchunks, nthreads)
+                if nthreads > 1:
+                    for i in prange(nw * G, num_threads=nthreads, schedule="dynamic"):
+                        width_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0], &slots[0],
+                                        &patch[omp_get_thread_num(), 0],
+                                        &lanes[omp_get_thread_num(), 0])
+                else:
+                    for i in range(nw * G):
+                        width_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0], &slots[0],
+                                        &patch[0, 0], &lanes[0, 0])
+                end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
+                c0 += nw
+    finally:
+        free(<void*> P.toff)
 
 
-cdef tap_offsets(const WPlan* P):
-    """toff[l]: the patch column of tap l along w in a window (stride s:
-    phase (l * dil) % s, (l * dil) // s along it; see fill_patch)."""
+cdef Py_ssize_t* tap_offsets(WPlan* P) except NULL:
+    """P.toff[l]: the patch column of tap l along w in a window (stride s:
+    phase (l * dil) % s, (l * dil) // s along it; see fill_patch), in a
+    buffer the caller frees."""
     cdef Py_ssize_t l
-    cdef Py_ssize_t[::1] toff = np.empty(max(P.aw.taps, 1), dtype=np.intp)
+    cdef Py_ssize_t* toff = <Py_ssize_t*> malloc((P.aw.taps + 1) * sizeof(Py_ssize_t))
+    if toff == NULL:
+        raise MemoryError()
     for l in range(P.aw.taps):
         toff[l] = (l * P.aw.dil) % P.aw.stride * P.Wq + (l * P.aw.dil) // P.aw.stride
+    P.toff = toff
     return toff
 
 
-cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tuple plan,
-                      Py_ssize_t VL, Py_ssize_t xlen) except *:
+cdef WPlan make_wplan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, const Axis* ad,
+                      const Axis* ah, const Axis* aw, Py_ssize_t R, Py_ssize_t S,
+                      Py_ssize_t Wp, Py_ssize_t VL, Py_ssize_t xlen) noexcept nogil:
     cdef WPlan P
-    P.ah = make_axis(axes[1])
-    P.aw = make_axis(axes[2])
-    P.G, P.Cg, P.Kg = G, Cg, Kg
+    P.ah = ah[0]
+    P.aw = aw[0]
+    P.N, P.G, P.Cg, P.Kg = 1, G, Cg, Kg
     P.Ky, P.k0 = Kg, 0
     P.VL = VL
-    P.R, P.S, P.Wp = plan
+    P.R, P.S, P.Wp = R, S, Wp
     P.nrb = (P.ah.n_q + P.R - 1) // P.R
     P.nsb = (P.aw.n_q + P.S - 1) // P.S
     P.xs_c = P.ah.n_in * P.aw.n_in
     P.xlen = xlen
     P.ys_h = P.aw.n_out
-    P.ys_c = axes[0][6] * P.ah.n_out * P.aw.n_out
-    P.y0 = axes[0][8] * P.ah.n_out * P.aw.n_out     # output depth index ad.out_base
+    P.ys_c = ad.n_out * P.ah.n_out * P.aw.n_out
+    P.y0 = ad.out_base * P.ah.n_out * P.aw.n_out     # output depth index ad.out_base
     P.wkh = P.aw.taps
     P.wc = P.ah.taps * P.aw.taps
     P.wm = Cg * P.wc
@@ -1497,6 +1526,43 @@ cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tu
     return P
 
 
+cdef WPlan width_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, tuple plan,
+                      Py_ssize_t VL, Py_ssize_t xlen) except *:
+    cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1]), aw = make_axis(axes[2])
+    R, S, Wp = plan
+    return make_wplan(G, Cg, Kg, &ad, &ah, &aw, R, S, Wp, VL, xlen)
+
+
+cdef inline void width_items(WPlan* P, const floating* x, const floating* w,
+                             const floating* b, floating* y, floating* patch,
+                             Py_ssize_t patch_size, int nthreads) noexcept nogil:
+    """Every item of the width path (P.toff set), on nthreads threads, each
+    with its own patch (patch_size elements apart)."""
+    cdef Py_ssize_t item, nitems = P.N * P.G * P.nrb * P.nsb
+    # outputs larger than a core's caches bypass them (no read for ownership):
+    # 2048^2 5x5 image 1.19x (kernel alone, aligned output); 1e6-sample
+    # signal 1.21x (float32), 1.03-1.07x (float64), same process
+    P.stream = P.Kg == 1 and P.N * P.G * P.ys_c * sizeof(floating) >= STREAM_MIN_BYTES
+    # streamed stores are fenced once per thread, after its last item (a
+    # fence per item cost a 1e6-sample signal 6-7%), and before fix-ups
+    if nthreads > 1:
+        with parallel(num_threads=nthreads):
+            for item in prange(nitems, schedule="guided"):
+                width_item(item, P, x, w, b, y, patch + omp_get_thread_num() * patch_size)
+            if P.stream:
+                cy_sfence()
+    else:
+        for item in range(nitems):
+            width_item(item, P, x, w, b, y, patch)
+        if P.stream:
+            cy_sfence()
+
+
+cdef inline Py_ssize_t width_patch_size(const WPlan* P) noexcept nogil:
+    """Elements of one thread's input patch."""
+    return P.Cg * ((P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1) * P.Wp
+
+
 def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1] b,
                floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
                Py_ssize_t Kg, tuple axes, tuple plan, int nthreads,
@@ -1504,39 +1570,121 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
     """Output channels [k0, k0 + Kg) of the Ky per group of ``y``."""
     cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0),
                               x.shape[0])
-    cdef Py_ssize_t item, nitems
     cdef const floating* bp = NULL
     cdef floating[:, ::1] patch
-    cdef Py_ssize_t[::1] toff = tap_offsets(&P)
-    P.toff = &toff[0]
-    P.Ky, P.k0 = Ky, k0
-    # outputs larger than a core's caches bypass them (no read for ownership):
-    # 2048^2 5x5 image 1.19x (kernel alone, aligned output); 1e6-sample
-    # signal 1.21x (float32), 1.03-1.07x (float64), same process
-    P.stream = Kg == 1 and N * G * P.ys_c * sizeof(floating) >= STREAM_MIN_BYTES
-    nitems = N * G * P.nrb * P.nsb
-    if y.shape[0] == 0 or nitems == 0:
+    P.Ky, P.k0, P.N = Ky, k0, N
+    if y.shape[0] == 0 or N * G * P.nrb * P.nsb == 0:
         return
     if b is not None and b.shape[0] > 0:
         bp = &b[0]
-    nthreads = max(1, min(nthreads, nitems))
-    rows = (P.R - 1) * P.ah.stride + (P.ah.taps - 1) * P.ah.dil + 1
-    patch = scratch("patch", nthreads, Cg * rows * P.Wp, np.asarray(y).dtype)
-    # streamed stores are fenced once per thread, after its last item (a
-    # fence per item cost a 1e6-sample signal 6-7%), and before fix-ups
-    with nogil:
-        if nthreads > 1:
-            with parallel(num_threads=nthreads):
-                for item in prange(nitems, schedule="guided"):
-                    width_item(item, &P, &x[0], &w[0], bp, &y[0],
-                               &patch[omp_get_thread_num(), 0])
-                if P.stream:
-                    cy_sfence()
-        else:
-            for item in range(nitems):
-                width_item(item, &P, &x[0], &w[0], bp, &y[0], &patch[0, 0])
-            if P.stream:
-                cy_sfence()
+    nthreads = max(1, min(nthreads, N * G * P.nrb * P.nsb))
+    patch = scratch("patch", nthreads, width_patch_size(&P), np.asarray(y).dtype)
+    tap_offsets(&P)
+    try:
+        with nogil:
+            width_items(&P, &x[0], &w[0], bp, &y[0], &patch[0, 0], patch.shape[1], nthreads)
+    finally:
+        free(<void*> P.toff)
+
+
+cdef cnp.ndarray c_array(a, int typenum, dtype):
+    """a as a C-contiguous array of typenum (a itself when it is one)."""
+    if (isinstance(a, cnp.ndarray) and cnp.PyArray_TYPE(<cnp.ndarray> a) == typenum
+            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray> a)):    # aligned, native order
+        return <cnp.ndarray> a
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+cdef void signal_width(WPlan* P, const floating* x, const floating* w, floating* wf,
+                       floating* y, floating* patch, Py_ssize_t patch_size,
+                       int nthreads) noexcept nogil:
+    """The one-channel width path of correlate_signal.  With ``wf`` (a
+    convolution), w reversed into it first (along every axis: its elements
+    in reverse order) and read from there."""
+    cdef Py_ssize_t i, m = P.wc
+    if wf != NULL:
+        for i in range(m):
+            wf[i] = w[m - 1 - i]
+        w = wf
+    width_items(P, x, w, NULL, y, patch, patch_size, nthreads)
+
+
+def correlate_signal(a, v, tuple crops, bint flip, int nthreads, dtype):
+    """The output of ``signal.correlate`` (``signal.convolve`` with
+    ``flip``) of the arrays a and v (same number of dims, 1 to 3; computed
+    in ``dtype``, float32 or float64), whose axis i is the part [start,
+    start + length) = crops[i] of the 'full' result.
+
+    Planned here on C structs, the one call into the kernels: a signal's
+    call costs mostly its planning at small sizes, and planning that runs
+    after the kernels have swept the caches runs from memory (the Python
+    planner's objects, code and tuples: ~100 us per call then, at any
+    size).  Where the width path does not apply (3-D), the layer path
+    (conv_forward)."""
+    cdef int typenum = dtype.num
+    cdef Py_ssize_t itemsize = dtype.itemsize
+    cdef cnp.ndarray x = c_array(a, typenum, dtype)
+    cdef cnp.ndarray w = c_array(v, typenum, dtype)
+    cdef int nd = cnp.PyArray_NDIM(x), i, j
+    cdef Axis ax[3]
+    cdef Py_ssize_t n, m, start, length, ny = 1, R, S, Wp, psize
+    cdef WPlan P
+    cdef cnp.ndarray y, patch
+    cdef void* wf = NULL
+    for i in range(3):
+        ax[i].n_in = ax[i].taps = ax[i].stride = ax[i].dil = 1
+        ax[i].off = ax[i].out_base = 0
+        ax[i].n_q = ax[i].n_out = ax[i].out_step = 1
+        j = i - (3 - nd)
+        if j >= 0:
+            n = cnp.PyArray_DIMS(x)[j]
+            m = cnp.PyArray_DIMS(w)[j]
+            start, length = crops[j]
+            # correlate's full output index f reads x[f - (m - 1) + t]
+            ax[i].n_in, ax[i].taps, ax[i].off = n, m, start - (m - 1)
+            ax[i].n_q = ax[i].n_out = length
+            ny *= length
+    y = aligned_buffer(ny, typenum, itemsize).reshape(tuple([l for _, l in crops]))
+    if ny == 0:
+        return y
+    if not width_fit(1, 1, &ax[0], &ax[1], &ax[2], itemsize, True, True, WIDTH_SEG,
+                     &R, &S, &Wp):
+        if flip:
+            w = np.ascontiguousarray(w[(slice(None, None, -1),) * nd])
+        axes = []
+        for i in range(3):
+            axes.append((ax[i].n_in, ax[i].taps, ax[i].stride, ax[i].dil, ax[i].off,
+                         ax[i].n_q, ax[i].n_out, ax[i].out_step, ax[i].out_base))
+        axes = tuple(axes)
+        view5 = lambda arr: arr.reshape((1, 1) + (1,) * (3 - nd) + arr.shape)
+        conv_forward(view5(x), view5(w), None, view5(y), 1, axes, nthreads)
+        return y
+    P = make_wplan(1, 1, 1, &ax[0], &ax[1], &ax[2], R, S, Wp, CY_VBYTES // itemsize,
+                   cnp.PyArray_SIZE(x))
+    nthreads = max(1, min(nthreads, P.nrb * P.nsb))
+    psize = width_patch_size(&P)
+    patch = scratch("patch", nthreads, psize, dtype)
+    if flip:
+        wf = malloc(P.wc * itemsize)
+        if wf == NULL:
+            raise MemoryError()
+    try:
+        tap_offsets(&P)
+        with nogil:
+            if typenum == cnp.NPY_FLOAT:
+                signal_width(&P, <const float*> cnp.PyArray_DATA(x),
+                             <const float*> cnp.PyArray_DATA(w), <float*> wf,
+                             <float*> cnp.PyArray_DATA(y), <float*> cnp.PyArray_DATA(patch),
+                             psize, nthreads)
+            else:
+                signal_width(&P, <const double*> cnp.PyArray_DATA(x),
+                             <const double*> cnp.PyArray_DATA(w), <double*> wf,
+                             <double*> cnp.PyArray_DATA(y), <double*> cnp.PyArray_DATA(patch),
+                             psize, nthreads)
+    finally:
+        free(wf)
+        free(<void*> P.toff)
+    return y
 
 
 def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,

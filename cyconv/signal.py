@@ -16,15 +16,18 @@ import math
 import numpy as np
 
 from cyconv import _dispatch
-from cyconv._geometry import check_size, to3
+from cyconv._geometry import check_size
 from cyconv.layers import threads_for
 
 __all__ = ["convolve", "correlate"]
 
 MODES = ("full", "same", "valid")
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _result_dtype(a, v):
+    if a.dtype is v.dtype and a.dtype in _FLOATS:   # the common case, without promotion
+        return a.dtype
     dt = np.result_type(a, v)
     if dt.kind == "c":
         raise TypeError(f"complex inputs are not supported (got {a.dtype} and {v.dtype})")
@@ -77,21 +80,7 @@ def _apply(a, v, mode, flip, num_threads, name):
     out_sp = tuple(length for _, length in crops)
     nt = threads_for(num_threads, math.prod(out_sp) * v.size)
     check_size(out_sp, dt.itemsize, "output")
-    x = np.ascontiguousarray(a, dtype=dt)
-    w = np.ascontiguousarray(v, dtype=dt)
-    if flip:
-        w = np.ascontiguousarray(w[(slice(None, None, -1),) * w.ndim])
-    # correlate's full output index f reads x[f - (m - 1) + t]: pad_lo = m - 1 - start
-    axes = tuple(
-        _dispatch.kernels.forward_axis(n, m, 1, m - 1 - start, 1, length)
-        for n, m, (start, length) in zip(to3(a.shape, 1), to3(v.shape, 1),
-                                         to3(crops, (0, 1))))
-    # 64-byte aligned: large one-channel outputs are written with streaming
-    # stores, which need whole aligned vectors
-    y = _dispatch.kernels.aligned_empty(out_sp, dt)
-    shape3 = lambda arr: arr.reshape((1, 1) + to3(arr.shape, 1))
-    _dispatch.kernels.conv_forward(shape3(x), shape3(w), None, shape3(y), 1, axes, nt)
-    return y
+    return _dispatch.kernels.correlate_signal(a, v, tuple(crops), flip, nt, dt)
 
 
 def convolve(a, v, mode="full", *, num_threads=None):

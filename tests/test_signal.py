@@ -118,6 +118,53 @@ def test_bad_inputs():
         cyconv.convolve(np.ones((5, 2)), np.ones((2, 5)), mode="valid")
 
 
+@given(st.integers(1, 3), st.sampled_from(["strided", "fortran", "swapped", "readonly",
+                                            "list", "unaligned"]),
+       st.sampled_from(MODES), st.booleans(), st.integers(0, 2**31 - 1))
+def test_input_layouts(nd, layout, mode, conv, seed):
+    """Inputs that are not C-contiguous native arrays (strided views,
+    Fortran order, byte-swapped, read-only, nested lists, data off its
+    itemsize alignment) give the result of their contiguous copies, and are
+    left unchanged (convolve reverses v into a buffer of its own)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(tuple(rng.integers(1, 9, nd)))
+    v = rng.standard_normal(tuple(rng.integers(1, 6, nd)))
+    if mode == "valid" and nd > 1:
+        a, v = a, v[tuple(slice(0, min(m, n)) for n, m in zip(a.shape, v.shape))]
+
+    def layout_of(arr):
+        if layout == "strided":
+            big = np.repeat(arr, 2, axis=-1)
+            return big[..., ::2]
+        if layout == "fortran":
+            return np.asfortranarray(arr)
+        if layout == "swapped":
+            return arr.astype(arr.dtype.newbyteorder())
+        if layout == "readonly":
+            arr = arr.copy()
+            arr.flags.writeable = False
+            return arr
+        if layout == "list":
+            return arr.tolist()
+        raw = np.empty(arr.nbytes + 1, np.uint8)[1:]          # 1 byte off alignment
+        out = raw.view(arr.dtype).reshape(arr.shape)
+        out[...] = arr
+        return out
+
+    fa, fv = layout_of(a), layout_of(v)
+    before = (np.array(fa, copy=True), np.array(fv, copy=True))
+    ours = cyconv.convolve if conv else cyconv.correlate
+    got = ours(fa, fv, mode)
+    want = ours(np.ascontiguousarray(a), np.ascontiguousarray(v), mode)
+    assert got.dtype == np.float64 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.asarray(fa), before[0])
+    np.testing.assert_array_equal(np.asarray(fv), before[1])
+    if nd == 1:
+        theirs = np.convolve if conv else np.correlate
+        np.testing.assert_allclose(got, theirs(a, v, mode), rtol=0, atol=_tol(a, v, np.float64))
+
+
 def test_large_signal_against_numpy():
     rng = np.random.default_rng(0)
     a = rng.standard_normal(100_003)
