@@ -9,6 +9,7 @@ over old history skip instead of crashing.
 """
 import math
 import os
+import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
@@ -231,6 +232,22 @@ class CallOverhead(_Timing):
 
     def time_call(self, *args):
         self.call()
+
+    def track_cold_us(self, *args):
+        """Median time of a call made right after 32 MiB were copied (the
+        caches swept, as after a large call's kernel): the fixed cost then
+        runs from memory, its code and objects no longer cached."""
+        src = np.ones(1 << 22)
+        dst = np.empty_like(src)
+        times = []
+        for _ in range(60):
+            np.copyto(dst, src)
+            t = time.perf_counter()
+            self.call()
+            times.append(time.perf_counter() - t)
+        return float(np.median(times)) * 1e6
+
+    track_cold_us.unit = "us"
 
 
 class Anchors(_Timing):
