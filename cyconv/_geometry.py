@@ -95,6 +95,8 @@ def transpose_out_size(n, k, s, pad, d, output_padding):
 def check_num_threads(num_threads):
     if num_threads is None:
         return None
+    if type(num_threads) is int and 1 <= num_threads <= MAX_THREADS:
+        return num_threads
     n = _as_int(num_threads, "num_threads")
     if n < 1 or n > MAX_THREADS:
         raise ValueError(f"num_threads must be None or an int in [1, {MAX_THREADS}], got {num_threads!r}")

@@ -11,12 +11,10 @@ result is float32 when that type is float32 or float16 and float64
 otherwise.  Complex inputs are rejected.  Both run on the same tiled kernel
 as the layer API.
 """
-import math
-
 import numpy as np
 
 from cyconv import _dispatch
-from cyconv._geometry import check_size
+from cyconv._geometry import SIZE_LIMIT, check_size
 from cyconv.layers import threads_for
 
 __all__ = ["convolve", "correlate"]
@@ -26,8 +24,6 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _result_dtype(a, v):
-    if a.dtype is v.dtype and a.dtype in _FLOATS:   # the common case, without promotion
-        return a.dtype
     dt = np.result_type(a, v)
     if dt.kind == "c":
         raise TypeError(f"complex inputs are not supported (got {a.dtype} and {v.dtype})")
@@ -56,30 +52,39 @@ def _crop(n, m, mode, flip, numpy_1d):
 
 
 def _apply(a, v, mode, flip, num_threads, name):
+    # straight-line on purpose: after a large call's kernel this runs from
+    # memory, and every helper called costs microseconds then
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     a = np.asarray(a)
     v = np.asarray(v)
-    dt = _result_dtype(a, v)
-    if a.ndim != v.ndim:
+    dt = a.dtype
+    if dt is not v.dtype or dt not in _FLOATS:
+        dt = _result_dtype(a, v)
+    nd = a.ndim
+    if nd != v.ndim:
         raise ValueError(f"{name}: a and v must have the same number of dims, "
                          f"got {a.ndim} and {v.ndim}")
-    if a.ndim not in (1, 2, 3):
+    if nd not in (1, 2, 3):
         raise ValueError(f"{name}: inputs must be 1-, 2- or 3-D, got {a.ndim}-D")
-    numpy_1d = a.ndim == 1
     if a.size == 0 or v.size == 0:
-        if numpy_1d:
+        if nd == 1:
             raise ValueError(f"{name}: a and v must not be empty")
         return np.array([], dtype=dt)
-    if mode == "valid" and not numpy_1d:
+    if mode == "valid" and nd > 1:
         if not (all(n >= m for n, m in zip(a.shape, v.shape))
                 or all(n <= m for n, m in zip(a.shape, v.shape))):
             raise ValueError(f"{name}: in 'valid' mode one input must be at least as large "
                              f"as the other in every dim, got {a.shape} and {v.shape}")
-    crops = [_crop(n, m, mode, flip, numpy_1d) for n, m in zip(a.shape, v.shape)]
-    out_sp = tuple(length for _, length in crops)
-    nt = threads_for(num_threads, math.prod(out_sp) * v.size)
-    check_size(out_sp, dt.itemsize, "output")
+    crops = []
+    size = 1
+    for n, m in zip(a.shape, v.shape):
+        crop = _crop(n, m, mode, flip, nd == 1)
+        crops.append(crop)
+        size *= crop[1]
+    if size * dt.itemsize > SIZE_LIMIT:
+        check_size(tuple(length for _, length in crops), dt.itemsize, "output")
+    nt = threads_for(num_threads, size * v.size)
     return _dispatch.kernels.correlate_signal(a, v, tuple(crops), flip, nt, dt)
 
 
