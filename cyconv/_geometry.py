@@ -112,11 +112,6 @@ def check_size(shape, itemsize, name):
         raise ValueError(f"{name} of shape {tuple(shape)} is too large ({total} bytes)")
 
 
-def to3(values, fill):
-    """Left-pad a per-axis tuple to the kernels' three spatial axes."""
-    return (fill,) * (3 - len(values)) + tuple(values)
-
-
 def backward_input_phases(n_x, n_y, k, s, p_lo, d):
     """Split the transposed convolution along one axis into stride phases.
 

@@ -151,9 +151,30 @@ cdef Axis make_axis(tuple t) except *:
     return a
 
 
-def forward_axis(n_in, k, s, p_lo, d, n_out):
-    """Axis of a forward convolution (output n_out positions, all computed)."""
-    return (n_in, k, s, d, -p_lo, n_out, n_out, 1, 0)
+cdef tuple forward_axes(tuple in_sp, tuple kernel, tuple stride, tuple pads,
+                        tuple dilation, tuple out_sp):
+    """The (d, h, w) axes of a forward convolution with 1 to 3 spatial axes
+    (leading ones of extent 1 for 1-D and 2-D): input extent, taps,
+    stride, dilation, pads[i] = (lo, hi), all out_sp positions computed."""
+    cdef Py_ssize_t nd = len(in_sp), i, j
+    axes = []
+    for i in range(3):
+        j = i - (3 - nd)
+        if j < 0:
+            axes.append((1, 1, 1, 1, 0, 1, 1, 1, 0))
+        else:
+            axes.append((in_sp[j], kernel[j], stride[j], dilation[j], -pads[j][0],
+                         out_sp[j], out_sp[j], 1, 0))
+    return tuple(axes)
+
+
+cdef object view5(a):
+    """a (N, C, *spatial), 1 to 3 spatial axes, as (N, C, D, H, W)."""
+    cdef Py_ssize_t nd = a.ndim
+    if nd == 5:
+        return a
+    shape = a.shape
+    return a.reshape(shape[:2] + (1,) * (5 - nd) + shape[2:])
 
 
 cdef inline void step_range(const Axis* a, Py_ssize_t q, Py_ssize_t n,
@@ -1656,8 +1677,9 @@ def correlate_signal(a, v, tuple crops, bint flip, int nthreads, dtype):
             axes.append((ax[i].n_in, ax[i].taps, ax[i].stride, ax[i].dil, ax[i].off,
                          ax[i].n_q, ax[i].n_out, ax[i].out_step, ax[i].out_base))
         axes = tuple(axes)
-        view5 = lambda arr: arr.reshape((1, 1) + (1,) * (3 - nd) + arr.shape)
-        conv_forward(view5(x), view5(w), None, view5(y), 1, axes, nthreads)
+        lead = (1, 1) + (1,) * (3 - nd)
+        forward_run(x.reshape(lead + (<object> x).shape), w.reshape(lead + (<object> w).shape),
+                    None, y.reshape(lead + (<object> y).shape), 1, axes, nthreads)
         return y
     P = make_wplan(1, 1, 1, &ax[0], &ax[1], &ax[2], R, S, Wp, CY_VBYTES // itemsize,
                    cnp.PyArray_SIZE(x))
@@ -1878,8 +1900,18 @@ def pack_bias(b, Py_ssize_t G, int kv):
     return packed.reshape(-1)
 
 
-def conv_forward(x, w, b, y, Py_ssize_t G, tuple axes, int nthreads):
-    """y = conv(x, w) + b; x (N, C, D, H, W), w (K, C/G, KD, KH, KW), y preallocated."""
+def conv_forward(x, w, b, y, Py_ssize_t G, tuple stride, tuple pads, tuple dilation,
+                 int nthreads):
+    """y = conv(x, w) + b: x (N, C, *spatial), w (K, C/G, *kernel), y (N, K,
+    *out) preallocated, 1 to 3 spatial axes; stride, pads ((lo, hi)) and
+    dilation per spatial axis."""
+    forward_run(view5(x), view5(w), b, view5(y), G,
+                forward_axes(x.shape[2:], w.shape[2:], stride, pads, dilation, y.shape[2:]),
+                nthreads)
+
+
+cdef forward_run(x, w, b, y, Py_ssize_t G, tuple axes, int nthreads):
+    """conv_forward on 5-D arrays, the axes made."""
     N, C = x.shape[:2]
     K = w.shape[0]
     Cg, Kg = C // G, K // G
@@ -1890,14 +1922,27 @@ def conv_forward(x, w, b, y, Py_ssize_t G, tuple axes, int nthreads):
                      nthreads, False)
 
 
-def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple geom, int nthreads):
-    """dx = conv_transpose(gy, w) (+ b), without touching inserted zeros.
+def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
+                        tuple dilation, int nthreads):
+    """dx = conv_transpose(gy, w) (+ b), without touching inserted zeros:
+    gy (N, K, *out), w (K, C/G, *kernel), dx (N, C, *spatial) preallocated,
+    1 to 3 spatial axes; stride, pads ((lo, hi)) and dilation of the
+    forward convolution per spatial axis.
 
-    ``geom`` holds per spatial axis (n_x, n_y, k, stride, pad_lo, dilation).
     For stride s the input positions split into s phases per axis; each phase
     is a dense stride-1 convolution of ``gy`` with the subset of taps that
     reach it (``backward_input_phases``), written with step s into ``dx``.
     """
+    cdef Py_ssize_t nd = dx.ndim - 2, i, j
+    geom = []
+    for i in range(3):
+        j = i - (3 - nd)
+        if j < 0:
+            geom.append((1, 1, 1, 1, 0, 1))
+        else:
+            geom.append((dx.shape[2 + j], gy.shape[2 + j], w.shape[2 + j], stride[j],
+                         pads[j][0], dilation[j]))
+    gy, w, dx = view5(gy), view5(w), view5(dx)
     N, K = gy.shape[:2]
     C = dx.shape[1]
     Cg, Kg = C // G, K // G
@@ -2521,8 +2566,14 @@ def weight_slots(Py_ssize_t nchunks, int nthreads, Py_ssize_t n, dtype):
     return slots
 
 
-def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple axes, int nthreads):
-    """dw = sum over batch and positions of gy (x) x-windows; dw preallocated."""
+def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
+                         tuple dilation, int nthreads):
+    """dw = sum over batch and positions of gy (x) x-windows: x (N, C,
+    *spatial), gy (N, K, *out), dw (K, C/G, *kernel) preallocated (zeros),
+    1 to 3 spatial axes; stride, pads ((lo, hi)) and dilation per spatial
+    axis."""
+    axes = forward_axes(x.shape[2:], dw.shape[2:], stride, pads, dilation, gy.shape[2:])
+    x, gy, dw = view5(x), view5(gy), view5(dw)
     N, C = x.shape[:2]
     K = gy.shape[1]
     Cg, Kg = C // G, K // G

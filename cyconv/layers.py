@@ -15,7 +15,7 @@ import numpy as np
 from cyconv import _dispatch
 from cyconv._geometry import (
     check_num_threads, check_size, conv_out_size, int_tuple, padding_pairs,
-    to3, transpose_out_size, _as_int)
+    transpose_out_size, _as_int)
 
 __all__ = [
     "conv", "conv1d", "conv2d", "conv3d",
@@ -111,23 +111,11 @@ def threads_for(num_threads, work):
     return 1 if work < SERIAL_WORK else nt
 
 
-def _view3(a, lead):
-    """(lead..., *spatial) -> (lead..., D, H, W) view."""
-    return a.reshape(a.shape[:lead] + to3(a.shape[lead:], 1))
-
-
 def _geometry(nd, kernel, stride, padding, dilation):
     stride = int_tuple(stride, nd, "stride", 1)
     dilation = int_tuple(dilation, nd, "dilation", 1)
     pads = padding_pairs(padding, nd, kernel, dilation, stride)
     return stride, pads, dilation
-
-
-def _forward_axes(in_sp, kernel, stride, pads, dilation, out_sp):
-    return tuple(
-        _dispatch.kernels.forward_axis(n, k, s, p[0], d, o)
-        for n, k, s, p, d, o in zip(to3(in_sp, 1), to3(kernel, 1), to3(stride, 1),
-                                    to3(pads, (0, 0)), to3(dilation, 1), to3(out_sp, 1)))
 
 
 def _conv_out(in_sp, kernel, stride, pads, dilation, what):
@@ -177,8 +165,7 @@ def _conv(nd, x, w, bias, stride, padding, dilation, groups, out, num_threads):
     if y.size == 0:
         return y
     nt = threads_for(num_threads, _work(y.size, Cg, *kernel))
-    axes = _forward_axes(x.shape[2:], kernel, stride, pads, dilation, out_sp)
-    _dispatch.kernels.conv_forward(_view3(x, 2), _view3(w, 2), b, _view3(y, 2), groups, axes, nt)
+    _dispatch.kernels.conv_forward(x, w, b, y, groups, stride, pads, dilation, nt)
     return y
 
 
@@ -241,17 +228,10 @@ def _shape_arg(shape, nd, name):
 
 
 def _backward_input_run(gy, w, b, dx, groups, stride, pads, dilation, num_threads):
-    kernel = w.shape[2:]
     if dx.size == 0:
         return dx
-    geom = tuple(
-        (nx, ny, k, s, p[0], d)
-        for nx, ny, k, s, p, d in zip(to3(dx.shape[2:], 1), to3(gy.shape[2:], 1),
-                                      to3(kernel, 1), to3(stride, 1), to3(pads, (0, 0)),
-                                      to3(dilation, 1)))
-    nt = threads_for(num_threads, _work(gy.size, w.shape[1], *kernel))
-    _dispatch.kernels.conv_backward_input(_view3(gy, 2), _view3(w, 2), b, _view3(dx, 2),
-                                 groups, geom, nt)
+    nt = threads_for(num_threads, _work(gy.size, w.shape[1], *w.shape[2:]))
+    _dispatch.kernels.conv_backward_input(gy, w, b, dx, groups, stride, pads, dilation, nt)
     return dx
 
 
@@ -429,9 +409,7 @@ def _backward_weight(nd, x, grad_out, weight_shape, stride, padding, dilation, g
     if dw.size == 0 or gy.size == 0:
         return dw
     nt = threads_for(num_threads, _work(gy.size, Cg, *kernel))
-    axes = _forward_axes(x.shape[2:], kernel, stride, pads, dilation, out_sp)
-    _dispatch.kernels.conv_backward_weight(_view3(x, 2), _view3(gy, 2), _view3(dw, 2), groups,
-                                  axes, nt)
+    _dispatch.kernels.conv_backward_weight(x, gy, dw, groups, stride, pads, dilation, nt)
     return dw
 
 
