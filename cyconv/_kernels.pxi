@@ -1672,14 +1672,12 @@ def correlate_signal(a, v, tuple crops, bint flip, int nthreads, dtype):
                      &R, &S, &Wp):
         if flip:
             w = np.ascontiguousarray(w[(slice(None, None, -1),) * nd])
-        axes = []
-        for i in range(3):
-            axes.append((ax[i].n_in, ax[i].taps, ax[i].stride, ax[i].dil, ax[i].off,
-                         ax[i].n_q, ax[i].n_out, ax[i].out_step, ax[i].out_base))
-        axes = tuple(axes)
-        lead = (1, 1) + (1,) * (3 - nd)
-        forward_run(x.reshape(lead + (<object> x).shape), w.reshape(lead + (<object> w).shape),
-                    None, y.reshape(lead + (<object> y).shape), 1, axes, nthreads)
+        # one image, one channel: padding (m - 1 - start) before each axis
+        # and whatever makes the output length after it
+        pads = tuple([(-ax[i].off, ax[i].n_q - ax[i].n_in + ax[i].off + ax[i].taps - 1)
+                      for i in range(3 - nd, 3)])
+        conv_forward(x[None, None], w[None, None], None, y[None, None], 1, (1,) * nd,
+                     pads, (1,) * nd, nthreads)
         return y
     P = make_wplan(1, 1, 1, &ax[0], &ax[1], &ax[2], R, S, Wp, CY_VBYTES // itemsize,
                    cnp.PyArray_SIZE(x))
@@ -1905,13 +1903,8 @@ def conv_forward(x, w, b, y, Py_ssize_t G, tuple stride, tuple pads, tuple dilat
     """y = conv(x, w) + b: x (N, C, *spatial), w (K, C/G, *kernel), y (N, K,
     *out) preallocated, 1 to 3 spatial axes; stride, pads ((lo, hi)) and
     dilation per spatial axis."""
-    forward_run(view5(x), view5(w), b, view5(y), G,
-                forward_axes(x.shape[2:], w.shape[2:], stride, pads, dilation, y.shape[2:]),
-                nthreads)
-
-
-cdef forward_run(x, w, b, y, Py_ssize_t G, tuple axes, int nthreads):
-    """conv_forward on 5-D arrays, the axes made."""
+    axes = forward_axes(x.shape[2:], w.shape[2:], stride, pads, dilation, y.shape[2:])
+    x, w, y = view5(x), view5(w), view5(y)
     N, C = x.shape[:2]
     K = w.shape[0]
     Cg, Kg = C // G, K // G
@@ -1933,15 +1926,10 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
     is a dense stride-1 convolution of ``gy`` with the subset of taps that
     reach it (``backward_input_phases``), written with step s into ``dx``.
     """
-    cdef Py_ssize_t nd = dx.ndim - 2, i, j
-    geom = []
-    for i in range(3):
-        j = i - (3 - nd)
-        if j < 0:
-            geom.append((1, 1, 1, 1, 0, 1))
-        else:
-            geom.append((dx.shape[2 + j], gy.shape[2 + j], w.shape[2 + j], stride[j],
-                         pads[j][0], dilation[j]))
+    # per axis (n_x, n_y, k, stride, pad_lo, dilation), from the forward axes
+    geom = [(a[0], a[5], a[1], a[2], -a[4], a[3])
+            for a in forward_axes(dx.shape[2:], w.shape[2:], stride, pads, dilation,
+                                  gy.shape[2:])]
     gy, w, dx = view5(gy), view5(w), view5(dx)
     N, K = gy.shape[:2]
     C = dx.shape[1]
