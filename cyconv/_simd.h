@@ -252,6 +252,39 @@ static __inline cy_vf64 cy_loadn_f64(const double *p, long n) {
     return cy_load_f64(t); }
 #endif
 
+/* cy_km*: lane masks for loads that keep lanes [lo, hi) and zero the rest
+ * (bitwise: NaN and Inf there vanish).  On AVX-512 a mask register and a
+ * zero-masking load; elsewhere a vector of lane bits and an AND.  The
+ * row-block weight-gradient tiles keep 9 such masks live over their row
+ * loop: as vectors they took 9 of the 32 registers. */
+#if defined(__AVX512F__) && CY_VBYTES == 64
+typedef __mmask16 cy_kmf32;
+typedef __mmask8 cy_kmf64;
+static __inline unsigned cy_kbits_(long lo, long hi, long L) {
+    lo = lo < 0 ? 0 : (lo > L ? L : lo);
+    hi = hi < 0 ? 0 : (hi > L ? L : hi);
+    return hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u; }
+static __inline cy_kmf32 cy_kmlanes_f32(long lo, long hi) { return (cy_kmf32)cy_kbits_(lo, hi, 16); }
+static __inline cy_kmf64 cy_kmlanes_f64(long lo, long hi) { return (cy_kmf64)cy_kbits_(lo, hi, 8); }
+static __inline cy_kmf32 cy_kmand_f32(cy_kmf32 a, cy_kmf32 b) { return (cy_kmf32)(a & b); }
+static __inline cy_kmf64 cy_kmand_f64(cy_kmf64 a, cy_kmf64 b) { return (cy_kmf64)(a & b); }
+static __inline cy_vf32 cy_kmload_f32(const float *p, cy_kmf32 m) {
+    return (cy_vf32)_mm512_maskz_loadu_ps(m, p); }
+static __inline cy_vf64 cy_kmload_f64(const double *p, cy_kmf64 m) {
+    return (cy_vf64)_mm512_maskz_loadu_pd(m, p); }
+#else
+typedef cy_vf32 cy_kmf32;
+typedef cy_vf64 cy_kmf64;
+static __inline cy_kmf32 cy_kmlanes_f32(long lo, long hi) { return cy_lanes_f32(lo, hi); }
+static __inline cy_kmf64 cy_kmlanes_f64(long lo, long hi) { return cy_lanes_f64(lo, hi); }
+static __inline cy_kmf32 cy_kmand_f32(cy_kmf32 a, cy_kmf32 b) { return cy_and_f32(a, b); }
+static __inline cy_kmf64 cy_kmand_f64(cy_kmf64 a, cy_kmf64 b) { return cy_and_f64(a, b); }
+static __inline cy_vf32 cy_kmload_f32(const float *p, cy_kmf32 m) {
+    return cy_and_f32(cy_load_f32(p), m); }
+static __inline cy_vf64 cy_kmload_f64(const double *p, cy_kmf64 m) {
+    return cy_and_f64(cy_load_f64(p), m); }
+#endif
+
 /* cy_transpose: dst[j * ds + i] = src[i * ss + j] for the m x n block
  * (m, n <= L) at src; each of the n rows of dst gets dn lanes (dn <= L),
  * lanes i >= m zero.  In registers through the butterfly steps where the
