@@ -56,7 +56,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 
 # The micro-kernels (fwd_tile, wv_tile, wr_tile, wl_tile, wg_tile, wh_tile,
-# wd_tile, first_tile, wv_max_pv, wr_max_pv, wl_fit_pv,
+# wd_tile, first_tile, wv_max_pv, wv_fit_mb, wr_max_pv, wl_fit_pv,
 # vector_lanes, the cy_* vector ops and the `floating` fused type) come from
 # this variant's _microkernels_<variant> module, cimported by the generated
 # stub that includes this file.
@@ -1195,7 +1195,7 @@ cdef inline void channel_rows(
     """Rows [oh0, oh1) x positions [q0, q1) of every output channel of one
     (image, group) from the input window src (position q0 at its column 0;
     ``masked``: a WIN_MASKED window, masked_rows_apply holds):
-    one_channel_rows for one channel, else tiles of up to 4 channels."""
+    one_channel_rows for one channel, else tiles of wv_fit_mb channels."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t oh, m0, mbk, q, nq, pv, pvmax
@@ -1210,7 +1210,7 @@ cdef inline void channel_rows(
         prow = src + (oh * ah.stride + ah.off - ih_lo) * rs
         m0 = 0
         while m0 < P.Kg:
-            mbk = P.Kg - m0 if P.Kg - m0 < 4 else 4
+            mbk = wv_fit_mb(P.Kg - m0, (q1 - q0 + P.VL - 1) // P.VL)
             pvmax = wv_max_pv(mbk)
             q = q0
             while q < q1:
