@@ -122,6 +122,28 @@ def _anchors(wanted="all"):
     return out
 
 
+def _steady_allocator():
+    """Keep freed blocks in the process's heap for reuse (glibc: no mmap per
+    large block, no trimming); returns False where that can't be set.
+
+    By default glibc gives blocks over its (adaptive) mmap threshold back
+    to the system when they are freed, so a function that allocates a large
+    scratch buffer per call pays for fresh pages every call: torch's
+    ``conv_transpose1d`` of the suite ran 2.3x slower that way, and its
+    pointwise input gradient at 2 threads 4x slower, and which one a run
+    got depended on what the process had freed before (the order of the
+    cases).  A long-running program (a training loop) reuses its heap; the
+    suite times every function in that steady state."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    return bool(mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(mallopt(M_TRIM_THRESHOLD, 1 << 31))
+
+
 ONE_THREAD = "cyconv 1t"      # the anchor name of --scaling's one-thread calls
 
 
@@ -341,6 +363,9 @@ def run(args):
     if variants:
         _dispatch.use(variants[0])      # timed as "cyconv"; the others as anchors
     anchors = _anchors(args.anchors)
+    allocator = "default"
+    if args.allocator == "steady" and _steady_allocator():
+        allocator = "steady"
     nt = args.threads or _dispatch.kernels.max_threads()
     if "torch" in anchors:
         anchors["torch"].set_num_threads(nt)
@@ -375,7 +400,7 @@ def run(args):
     print(f"cyconv {cyconv.__version__} ({_dispatch.variant} SIMD build): {nt} thread(s), "
           f"{args.dtype}; measured FMA peak "
           f"{peak32:.0f} GFLOP/s float32 ({peak32 / 2:.0f} float64); anchors: "
-          f"{', '.join(sorted(anchors)) or 'none'}")
+          f"{', '.join(sorted(anchors)) or 'none'}; allocator: {allocator}")
     rounds = max(1, args.rounds)
     prog = Progress(len(jobs) * rounds)
     records = []
@@ -412,7 +437,8 @@ def run(args):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"peak_gflops_f32": peak32, "threads": nt, "simd": _dispatch.variant,
-                       "rounds": rounds, "records": records}, f,
+                       "rounds": rounds, "allocator": allocator,
+                   "records": records}, f,
                       indent=1)
     if args.plot:
         _plot(records, peak, args.plot)
@@ -529,6 +555,10 @@ def main(argv=None):
                     help="also time cyconv at 1 thread beside every case, interleaved: "
                          "column 'x cyconv 1t' is the speed-up of --threads over one "
                          "thread measured in the same run")
+    ap.add_argument("--allocator", default="steady", choices=["steady", "default"],
+                    help="steady (default): freed blocks stay in the heap for reuse, as in a "
+                         "long-running program (glibc); default: the C library's own policy, "
+                         "under which per-call scratch buffers can cost fresh pages every call")
     ap.add_argument("--concurrency", action="store_true",
                     help="only measure 1 vs 2 Python threads (GIL release)")
     return run(ap.parse_args(argv))

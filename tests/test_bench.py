@@ -169,3 +169,18 @@ def test_bench_scaling_end_to_end(tmp_path):
         ("convT1d_64to32_k16_s8", "fwd")}
     for r in recs:
         assert r["anchors"][bench.ONE_THREAD]["time_s"] > 0
+
+
+def test_bench_allocator_setting_is_recorded(tmp_path):
+    """--allocator steady keeps freed blocks in the heap on glibc (mallopt);
+    the run says which policy it timed under, and default leaves it alone."""
+    import platform
+    got = {}
+    for policy in ("default", "steady"):
+        out = tmp_path / f"{policy}.json"
+        assert bench.main(["--cases", "odd", "--ops", "fwd", "--repeat", "1", "--budget", "0",
+                           "--anchors", "none", "--threads", "1", "--allocator", policy,
+                           "--json", str(out)]) == 0
+        got[policy] = json.loads(out.read_text())["allocator"]
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert got == {"default": "default", "steady": "steady" if glibc else "default"}
