@@ -242,7 +242,6 @@ cdef enum:
 # positions: 112 measured 1.01-1.02x).
 cdef enum:
     SEGMENT = SEGMENT_POSITIONS
-    WINDOW_BYTES = 262144       # per-thread copy of a segment's input (pack_window)
 
 
 cdef struct Plan:
@@ -462,38 +461,10 @@ cdef inline void prefetch_rows(const floating* p, Py_ssize_t nrows, Py_ssize_t s
             a += 64
 
 
-cdef inline const floating* pack_window(
-        const Plan* plans, Py_ssize_t nph, Py_ssize_t s0, const floating* xrow,
-        floating* xwin, Py_ssize_t ws) noexcept nogil:
-    """The input positions the phases' tiles of the 1-D row segment from s0
-    read, copied for every input channel into xwin, rows ws elements apart;
-    returns where position 0 of channel 0 would be."""
-    cdef const Plan* Q
-    cdef Py_ssize_t ph, s1, lo = plans[0].aw.n_in, hi = 0, a, e, c
-    for ph in range(nph):
-        Q = &plans[ph]
-        s1 = s0 + SEGMENT if s0 + SEGMENT < Q.aw.n_q else Q.aw.n_q
-        if s1 <= s0:
-            continue
-        a = s0 * Q.aw.stride + Q.aw.off       # (phases may start before 0)
-        e = (s1 - 1) * Q.aw.stride + Q.aw.off + (Q.aw.taps - 1) * Q.aw.dil + 1
-        if a < lo:
-            lo = a
-        if e > hi:
-            hi = e
-    lo = lo if lo > 0 else 0
-    hi = hi if hi < plans[0].aw.n_in else plans[0].aw.n_in
-    if hi > lo:
-        for c in range(plans[0].Cg):
-            memcpy(xwin + c * ws, xrow + c * plans[0].xs_c + lo, (hi - lo) * sizeof(floating))
-    return xwin - lo
-
-
 cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
                           Py_ssize_t nq_max, const floating* x, const floating* wpk,
                           const floating* bpk, floating* y, floating* abuf,
-                          floating* pbuf, Py_ssize_t nwc, floating* xwin,
-                          Py_ssize_t ws) noexcept nogil:
+                          floating* pbuf, Py_ssize_t nwc) noexcept nogil:
     """One output row (all positions along w) of one output-channel block.
 
     ``plans`` holds one Plan per phase along w (several only for strided
@@ -505,13 +476,9 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
     phase's segment there with unit steps, and the segment is then woven into
     the output row by vectors.  With ``nwc`` > 1 the row is split into that
     many chunks of whole segments, one per item (1-D layers with few rows,
-    for the threads).  With ``xwin`` (1-D, several phases) each segment's
-    input window is first copied there, its channels ``ws`` apart (see
-    _run_tiled)."""
+    for the threads)."""
     cdef const Plan* P = &plans[0]
     cdef const Plan* Q
-    cdef Plan Qw
-    cdef const floating* xseg
     cdef Py_ssize_t kb, r, qh, qd, g, n, td0, td1, th0, th1, nd, nh, nk
     cdef Py_ssize_t s0, s1, c0, nc, ph, h0, h1, nb
     cdef bint columns, columns_now = False
@@ -581,24 +548,17 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
             prefetch_rows(yrow + s0 * nph, nk, P.ys_c, (s1 - s0) * nph)
         elif nph == 1 and P.tstep == 1:
             prefetch_rows(yrow + P.aw.out_base + s0, nk, P.tk, s1 - s0)
-        xseg = xrow
-        if xwin != NULL:
-            xseg = pack_window(plans, nph, s0, xrow, xwin, ws)
         for ph in range(nph):
             Q = &plans[ph]
             s1 = s0 + SEGMENT if s0 + SEGMENT < Q.aw.n_q else Q.aw.n_q
             if s1 <= s0:
                 continue
-            if xwin != NULL:
-                Qw = plans[ph]
-                Qw.xs_c = ws
-                Q = &Qw
             wblk = (wpk + Q.woff + (g * P.nkb + kb) * P.Cg * Q.wc
                     + td0 * Q.wkd + th0 * Q.wkh)
             c0 = 0
             while True:
                 nc = P.Cg - c0 if P.Cg - c0 < Q.cb else Q.cb
-                conv_span(Q, s0, s1, xseg + c0 * Q.xs_c, wblk + c0 * Q.wc, bblk,
+                conv_span(Q, s0, s1, xrow + c0 * Q.xs_c, wblk + c0 * Q.wc, bblk,
                           (pbuf + ph * P.KB * SEGMENT - s0) if pbuf != NULL
                           else yrow + Q.aw.out_base, nc, nd, nh, nk, abuf, c0 == 0,
                           c0 + nc >= P.Cg, not columns)
@@ -670,9 +630,6 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
     cdef floating[:, ::1] abuf
     cdef floating[:, ::1] pbuf
     cdef floating* pb = NULL
-    cdef floating[:, ::1] xw
-    cdef floating* pxw = NULL
-    cdef Py_ssize_t ws, lo, hi
     cdef bint weave
     if y.shape[0] == 0 or x.shape[0] == 0 or wpk.shape[0] == 0 or nph < 1:
         return
@@ -704,6 +661,11 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
             for i in range(nph):
                 plans[i].tk = SEGMENT
                 plans[i].tstep = 1
+        # (1-D: the phases read their input in place.  A per-segment copy of
+        # the input window into rows an odd number of lines apart, against
+        # the L1 set conflicts of channels 8 KiB apart, measured 1.00x on a
+        # 48 KiB L1D and 0.94x on a 32 KiB one (Zen 4), where the 32 KiB
+        # window did not stay in L1 beside the weights)
         nitems = N * G * ad.n_q * ah.n_q * plans[0].nkb
         # 1-D rows fewer than 4 per thread (the stride-8 upsampler: 8 rows of
         # 16392 positions): each row in chunks of whole segments, so the
@@ -715,24 +677,6 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
         nitems *= nwc
         nthreads = max(1, min(nthreads, nitems))
         abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, np.asarray(y).dtype)
-        # 1-D stride phases (transposed convolutions): every phase reads the
-        # same input positions of each segment, all Cg channels.  Channels a
-        # power of two of bytes apart (conv_transpose1d 64 -> 32, 2048
-        # positions: 8 KiB) fall into the same L1 sets and evict each other
-        # between the phases; copied per segment into rows an odd number of
-        # cache lines apart they stay in L1 (1.1x-1.2x)
-        ws = 0
-        if nph > 1 and ad.n_q * ah.n_q == 1 and ad.taps * ah.taps == 1:
-            lo = min(plans[i].aw.off for i in range(nph))
-            hi = max(plans[i].aw.off + (plans[i].aw.taps - 1) * plans[i].aw.dil
-                     + (SEGMENT - 1) * plans[i].aw.stride for i in range(nph))
-            ws = (hi - lo + 1 + 64 // sizeof(floating) - 1) // (64 // sizeof(floating))
-            ws = (ws | 1) * (64 // sizeof(floating))
-            if Cg * ws * sizeof(floating) > WINDOW_BYTES:
-                ws = 0
-        if ws > 0:
-            xw = scratch("window", nthreads, Cg * ws, np.asarray(y).dtype)
-            pxw = &xw[0, 0]
         if weave:
             pbuf = scratch("phase_rows", nthreads, nph * SEGMENT * plans[0].KB,
                            np.asarray(y).dtype)
@@ -743,12 +687,11 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
                     conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0],
                              &abuf[omp_get_thread_num(), 0],
                              pb + omp_get_thread_num() * nph * SEGMENT * plans[0].KB
-                             if weave else NULL, nwc,
-                             pxw + omp_get_thread_num() * Cg * ws if ws > 0 else NULL, ws)
+                             if weave else NULL, nwc)
             else:
                 for item in range(nitems):
                     conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0], pb,
-                             nwc, pxw, ws)
+                             nwc)
     finally:
         free(plans)
 

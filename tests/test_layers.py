@@ -422,8 +422,8 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
     ((2, 40, 28), (40, 36, 2), 2, 1, 1, 3),        # phases starting before and after 0
 ])
 def test_transposed_phase_windows(xs, ws, stride, padding, groups, dilation, dtype):
-    """1-D stride phases on the channel path read a copy of each row
-    segment's input window (every phase reads the same positions): the
+    """1-D stride phases on the channel path (every phase reads the same
+    input positions of a row segment, in place): the
     first and last positions of the input, NaN and inf included, reach
     exactly the outputs the reference sends them to, on any thread count,
     and the strided backward-input (the same kernels) agrees too."""
