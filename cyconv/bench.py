@@ -136,12 +136,15 @@ def _steady_allocator():
     suite times every function in that steady state."""
     try:
         import ctypes
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+        mallopt = ctypes.CDLL(None).mallopt     # glibc (musl's returns 0)
+    except (OSError, AttributeError, TypeError):  # (TypeError: Windows)
         return False
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    return bool(mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(mallopt(M_TRIM_THRESHOLD, 1 << 31))
+    # 1 GiB where the C library takes it, else its largest (32 MiB, 64-bit)
+    for threshold in (1 << 30, 32 << 20):
+        if mallopt(M_MMAP_THRESHOLD, threshold):
+            return bool(mallopt(M_TRIM_THRESHOLD, min(2 * threshold, 2**31 - 1)))  # (an int)
+    return False
 
 
 ONE_THREAD = "cyconv 1t"      # the anchor name of --scaling's one-thread calls
@@ -437,9 +440,8 @@ def run(args):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"peak_gflops_f32": peak32, "threads": nt, "simd": _dispatch.variant,
-                       "rounds": rounds, "allocator": allocator,
-                   "records": records}, f,
-                      indent=1)
+                       "rounds": rounds, "allocator": allocator, "records": records},
+                      f, indent=1)
     if args.plot:
         _plot(records, peak, args.plot)
     return 0
