@@ -423,10 +423,10 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
 ])
 def test_transposed_phase_windows(xs, ws, stride, padding, groups, dilation, dtype):
     """1-D stride phases on the channel path (every phase reads the same
-    input positions of a row segment, in place): the
-    first and last positions of the input, NaN and inf included, reach
-    exactly the outputs the reference sends them to, on any thread count,
-    and the strided backward-input (the same kernels) agrees too."""
+    input positions of a row segment, in place): the first and last
+    positions of the input, NaN and inf included, reach exactly the outputs
+    the reference sends them to, on any thread count, and the strided
+    backward-input (the same kernels) agrees too."""
     rng = np.random.default_rng(21)
     x = rng.standard_normal(xs).astype(dtype)
     x[0, 0, 0] = np.nan
