@@ -694,6 +694,43 @@ def test_pointwise_position_tiles(xs, ws, groups, dtype):
         assert np.array_equal(BACKWARD_INPUT[nd](gy, w, xs, groups=groups, num_threads=t), got_dx)
 
 
+@pytest.mark.parametrize("num_threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spatial", [(64, 64), (16, 257), (41, 100)])
+def test_pointwise_streamed_output(spatial, dtype, num_threads):
+    """Pointwise outputs of 2 MiB and more are stored non-temporally where
+    every row starts on a cache line (4096 positions; 4112, whose last block
+    is a padded copy stored in place; not 4100, rows 16 bytes off): the
+    forward and the backward-input against the reference, into the arrays the
+    functions allocate (64-byte aligned) and into an ``out`` a vector off
+    alignment (plain stores), on one thread and two (each fences its
+    streamed stores); the same values either way."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 24) + spatial).astype(dtype)
+    w = rng.standard_normal((80, 24, 1, 1)).astype(dtype)
+    one, zero = (1, 1), [(0, 0)] * 2
+    want = ref.conv(x, w, None, one, zero, one, 1)
+    want_abs = ref.conv(np.abs(x), np.abs(w), None, one, zero, one, 1)
+    got = cyconv.conv2d(x, w, num_threads=num_threads)
+    assert got.nbytes >= 2 << 20 and got.ctypes.data % 64 == 0
+    assert_close(got, want, want_abs, 24, dtype)
+    buf = _dispatch.kernels.aligned_empty((got.size + 1,), dtype)
+    out = buf[1:].reshape(got.shape)
+    out[...] = np.nan
+    assert cyconv.conv2d(x, w, num_threads=num_threads, out=out) is out
+    assert np.array_equal(out, got)
+    # backward-input onto 80 channels from 24: 80 x positions per image
+    gy = rng.standard_normal((2, 24) + spatial).astype(dtype)
+    wt = np.ascontiguousarray(w.transpose(1, 0, 2, 3))
+    xs = (2, 80) + spatial
+    got_dx = cyconv.conv2d_backward_input(gy, wt, xs, num_threads=num_threads)
+    assert got_dx.nbytes >= 2 << 20 and got_dx.ctypes.data % 64 == 0
+    assert_close(got_dx, ref.backward_input(gy, wt, xs, one, zero, one, 1),
+                 ref.backward_input(np.abs(gy), np.abs(wt), xs, one, zero, one, 1), 24, dtype)
+    assert np.array_equal(cyconv.conv2d_backward_input(gy, wt, xs, num_threads=3 - num_threads),
+                          got_dx)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,groups", [
     ((2, 7, 9, 31), (5, 7, 1, 1), 1),            # tails of rows (9*31 = 279 positions)

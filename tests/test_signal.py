@@ -178,8 +178,8 @@ def test_large_signal_against_numpy():
 def test_large_image_streamed_output(shape):
     """Outputs of 2 MiB and more are written with streaming stores (rows
     aligned or not, row-end outputs from padded copies): the same as
-    the sum of shifted copies, through the signal API (aligned output) and
-    the layer API (numpy's own allocation)."""
+    the sum of shifted copies, through the signal API and the layer API
+    (both allocate aligned outputs)."""
     rng = np.random.default_rng(3)
     img = rng.standard_normal(shape).astype(np.float32)
     k = rng.standard_normal((5, 5)).astype(np.float32)
