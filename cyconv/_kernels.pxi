@@ -257,6 +257,7 @@ cdef struct Plan:
     Py_ssize_t wc, wkd, wkh           # packed-weight strides
     Py_ssize_t qlo, qhi               # interior positions along w
     bint prefetch                     # the tiles prefetch their input rows
+    bint stream                       # weave_phases stores non-temporally
     Axis ad, ah, aw
 
 
@@ -407,13 +408,13 @@ cdef inline void border_columns(
 
 cdef inline void weave_phases(const Plan* plans, Py_ssize_t nph, Py_ssize_t s0,
                               Py_ssize_t nk, const floating* pbuf,
-                              floating* yrow) noexcept nogil:
+                              floating* yrow, bint stream) noexcept nogil:
     """y[k, q * nph + r] = pbuf[r][k][q - s0]: the row segment from s0 of
     each stride phase r (its tiles wrote it to the phase buffer pbuf, in
     rows of SEGMENT positions per channel) woven into the output row.  The
-    positions every phase has go by vectors (cy_interleave); the last one,
-    which the later phases lack when the output length is not a multiple of
-    the stride, element by element."""
+    positions every phase has go by vectors (cy_interleave; ``stream``:
+    non-temporally); the last one, which the later phases lack when the
+    output length is not a multiple of the stride, element by element."""
     cdef Py_ssize_t VL = vector_lanes(pbuf[0])
     cdef Py_ssize_t ss = plans[0].KB * SEGMENT, ys = plans[0].ys_c
     cdef Py_ssize_t e = plans[nph - 1].aw.n_q      # the last phase has the fewest
@@ -426,10 +427,10 @@ cdef inline void weave_phases(const Plan* plans, Py_ssize_t nph, Py_ssize_t s0,
             n = VL if e - q > VL else e - q
             if floating is float:
                 cy_interleave_f32(pbuf + k * SEGMENT + (q - s0), ss, nph, n,
-                                  yrow + k * ys + q * nph)
+                                  yrow + k * ys + q * nph, stream)
             else:
                 cy_interleave_f64(pbuf + k * SEGMENT + (q - s0), ss, nph, n,
-                                  yrow + k * ys + q * nph)
+                                  yrow + k * ys + q * nph, stream)
             q += n
         for r in range(nph):
             er = plans[r].aw.n_q
@@ -546,7 +547,8 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
         # positions)
         s1 = s0 + SEGMENT if s0 + SEGMENT < P.aw.n_q else P.aw.n_q
         if pbuf != NULL:
-            prefetch_rows(yrow + s0 * nph, nk, P.ys_c, (s1 - s0) * nph)
+            if not P.stream:
+                prefetch_rows(yrow + s0 * nph, nk, P.ys_c, (s1 - s0) * nph)
         elif nph == 1 and P.tstep == 1:
             prefetch_rows(yrow + P.aw.out_base + s0, nk, P.tk, s1 - s0)
         for ph in range(nph):
@@ -567,7 +569,7 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
                 if c0 >= P.Cg:
                     break
         if pbuf != NULL:
-            weave_phases(plans, nph, s0, nk, pbuf, yrow)
+            weave_phases(plans, nph, s0, nk, pbuf, yrow, P.stream)
         s0 += SEGMENT
     if columns_now:
         border_columns(P, xrow - (nb - 1) * P.ah.stride * P.xs_h,
@@ -613,6 +615,7 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     # rows are shared, as in 3x3 stride 1 or 2, it was 0-6% slower; the 7x7
     # stride-2 stem, 5 of its 7 rows shared, 1.01x: left off)
     P.prefetch = not (ah.stride % ah.dil == 0 and ah.stride // ah.dil <= ah.taps - 1)
+    P.stream = False
     return P
 
 
@@ -662,6 +665,15 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
             for i in range(nph):
                 plans[i].tk = SEGMENT
                 plans[i].tstep = 1
+        # a woven output of STREAM_MIN_BYTES or more whose rows all start on
+        # cache lines is stored non-temporally, its lines not prefetched
+        # (conv_transpose1d 64 -> 32, k16 s8, 16.8 MB: 1.07-1.08x at 1 and 2
+        # threads; 1-D stride 2, 64 -> 64: 1.09x; 2-D rows of 64: 1.00-1.04x.
+        # Rows of 56 (r56_64to128_s2's input gradient, conv_transpose2d),
+        # half of them off a line, measured 0.96-0.98x: not streamed)
+        plans[0].stream = (weave and (<size_t> &y[0]) % 64 == 0
+                           and plans[0].ys_h * sizeof(floating) % 64 == 0
+                           and y.shape[0] * sizeof(floating) >= STREAM_MIN_BYTES)
         # (1-D: the phases read their input in place.  A per-segment copy of
         # the input window into rows an odd number of lines apart, against
         # the L1 set conflicts of channels 8 KiB apart, measured 1.00x on a
@@ -684,15 +696,20 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
             pb = &pbuf[0, 0]
         with nogil:
             if nthreads > 1:
-                for item in prange(nitems, num_threads=nthreads, schedule="guided"):
-                    conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0],
-                             &abuf[omp_get_thread_num(), 0],
-                             pb + omp_get_thread_num() * nph * SEGMENT * plans[0].KB
-                             if weave else NULL, nwc)
+                with parallel(num_threads=nthreads):
+                    for item in prange(nitems, schedule="guided"):
+                        conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0],
+                                 &abuf[omp_get_thread_num(), 0],
+                                 pb + omp_get_thread_num() * nph * SEGMENT * plans[0].KB
+                                 if weave else NULL, nwc)
+                    if plans[0].stream:
+                        cy_sfence()
             else:
                 for item in range(nitems):
                     conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0], pb,
                              nwc)
+                if plans[0].stream:
+                    cy_sfence()
     finally:
         free(plans)
 

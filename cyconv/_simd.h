@@ -330,69 +330,6 @@ static __inline void cy_stores_f32(float *p, cy_vf32 v, long n, long s) {
 static __inline void cy_stores_f64(double *p, cy_vf64 v, long n, long s) {
     double t[CY_VL_F64]; long i; cy_store_f64(t, v); for (i = 0; i < n; i++) p[i * s] = t[i]; }
 
-/* cy_interleave: dst[q * s + r] = src[r * ss + q] for q < n <= L (the
- * vector's lanes) and r < s: s rows of n positions (the stride phases of a
- * transposed convolution) woven into n * s consecutive elements.  For s a
- * power of two up to 16, where the vector extension has shuffles: log2(s)
- * rounds of zips, each pairing row i with row i + s/2 (the perfect shuffle),
- * leave the s vectors in output order; element by element otherwise. */
-#if CY_HAVE_SHUFFLE
-#define CY_DEFINE_INTERLEAVE_S(T, V, S, L, NS)                                  \
-    static __inline void cy_interleave##NS##_##S(const T *src, long ss, long n, T *dst) { \
-        V v[NS], u[NS]; long tot = n * (NS);                                    \
-        _Pragma("GCC unroll 16")                                                \
-        for (int i = 0; i < (NS); i++)                                          \
-            v[i] = n == (L) ? cy_load_##S(src + i * ss) : cy_loadn_##S(src + i * ss, n); \
-        _Pragma("GCC unroll 4")                                                 \
-        for (int h = (NS); h > 1; h >>= 1) {                                    \
-            _Pragma("GCC unroll 8")                                             \
-            for (int i = 0; i < (NS) / 2; i++) {                                \
-                u[2 * i] = cy_ziplo_##S(v[i], v[i + (NS) / 2]);                 \
-                u[2 * i + 1] = cy_ziphi_##S(v[i], v[i + (NS) / 2]); }           \
-            _Pragma("GCC unroll 16")                                            \
-            for (int i = 0; i < (NS); i++) v[i] = u[i]; }                       \
-        _Pragma("GCC unroll 16")                                                \
-        for (int i = 0; i < (NS); i++) {                                        \
-            if (tot >= (i + 1) * (L)) cy_store_##S(dst + i * (L), v[i]);        \
-            else if (tot > i * (L)) cy_storen_##S(dst + i * (L), v[i], tot - i * (L)); } }
-#define CY_DEFINE_INTERLEAVE(T, V, S, L)                                        \
-    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 2)                                       \
-    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 4)                                       \
-    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 8)                                       \
-    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 16)                                      \
-    static __inline int cy_interleaves_##S(long s) {                            \
-        return s == 2 || s == 4 || s == 8 || s == 16; }                         \
-    static __inline void cy_interleave_##S(const T *src, long ss, long s, long n, T *dst) { \
-        switch (s) {                                                            \
-        case 2: cy_interleave2_##S(src, ss, n, dst); return;                    \
-        case 4: cy_interleave4_##S(src, ss, n, dst); return;                    \
-        case 8: cy_interleave8_##S(src, ss, n, dst); return;                    \
-        case 16: cy_interleave16_##S(src, ss, n, dst); return; }                \
-        { long q, r; for (q = 0; q < n; q++) for (r = 0; r < s; r++)            \
-              dst[q * s + r] = src[r * ss + q]; } }
-#else
-#define CY_DEFINE_INTERLEAVE(T, V, S, L)                                        \
-    static __inline int cy_interleaves_##S(long s) { (void)s; return 0; }       \
-    static __inline void cy_interleave_##S(const T *src, long ss, long s, long n, T *dst) { \
-        long q, r; for (q = 0; q < n; q++) for (r = 0; r < s; r++)              \
-            dst[q * s + r] = src[r * ss + q]; }
-#endif
-CY_DEFINE_INTERLEAVE(float, cy_vf32, f32, CY_VL_F32)
-CY_DEFINE_INTERLEAVE(double, cy_vf64, f64, CY_VL_F64)
-
-/* cy_opaque: the same pointer, with where it points hidden from the
- * compiler.  A loop that steps a pointer by one vector while loading several
- * vectors after it otherwise gets its loads carried from one iteration to the
- * next in a rotating set of registers (predictive commoning), which spills
- * the accumulators of a full tile. */
-#if defined(__GNUC__) || defined(__clang__)
-#define CY_OPAQUE(p) __asm__("" : "+r"(p))
-#else
-#define CY_OPAQUE(p) ((void)0)
-#endif
-static __inline const float *cy_opaque_f32(const float *p) { CY_OPAQUE(p); return p; }
-static __inline const double *cy_opaque_f64(const double *p) { CY_OPAQUE(p); return p; }
-
 /* cy_stream: a non-temporal store (no read-for-ownership of the line, not
  * kept in the caches) where p is vector-aligned, else a plain store; each
  * thread calls cy_sfence after its streamed stores.  For outputs much larger
@@ -429,5 +366,72 @@ static __inline void cy_sfence(void) { }
 static __inline void cy_prefetch(const void *p) { (void)p; }
 static __inline void cy_prefetch_l2(const void *p) { (void)p; }
 #endif
+
+/* cy_interleave: dst[q * s + r] = src[r * ss + q] for q < n <= L (the
+ * vector's lanes) and r < s: s rows of n positions (the stride phases of a
+ * transposed convolution) woven into n * s consecutive elements.  For s a
+ * power of two up to 16, where the vector extension has shuffles: log2(s)
+ * rounds of zips, each pairing row i with row i + s/2 (the perfect shuffle),
+ * leave the s vectors in output order; element by element otherwise.  nt:
+ * whole vectors stored non-temporally (cy_stream). */
+#if CY_HAVE_SHUFFLE
+#define CY_DEFINE_INTERLEAVE_S(T, V, S, L, NS)                                  \
+    static __inline void cy_interleave##NS##_##S(const T *src, long ss, long n, T *dst, int nt) { \
+        V v[NS], u[NS]; long tot = n * (NS);                                    \
+        _Pragma("GCC unroll 16")                                                \
+        for (int i = 0; i < (NS); i++)                                          \
+            v[i] = n == (L) ? cy_load_##S(src + i * ss) : cy_loadn_##S(src + i * ss, n); \
+        _Pragma("GCC unroll 4")                                                 \
+        for (int h = (NS); h > 1; h >>= 1) {                                    \
+            _Pragma("GCC unroll 8")                                             \
+            for (int i = 0; i < (NS) / 2; i++) {                                \
+                u[2 * i] = cy_ziplo_##S(v[i], v[i + (NS) / 2]);                 \
+                u[2 * i + 1] = cy_ziphi_##S(v[i], v[i + (NS) / 2]); }           \
+            _Pragma("GCC unroll 16")                                            \
+            for (int i = 0; i < (NS); i++) v[i] = u[i]; }                       \
+        _Pragma("GCC unroll 16")                                                \
+        for (int i = 0; i < (NS); i++) {                                        \
+            if (tot >= (i + 1) * (L)) {                                         \
+                if (nt) cy_stream_##S(dst + i * (L), v[i]);                     \
+                else cy_store_##S(dst + i * (L), v[i]); }                       \
+            else if (tot > i * (L)) cy_storen_##S(dst + i * (L), v[i], tot - i * (L)); } }
+#define CY_DEFINE_INTERLEAVE(T, V, S, L)                                        \
+    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 2)                                       \
+    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 4)                                       \
+    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 8)                                       \
+    CY_DEFINE_INTERLEAVE_S(T, V, S, L, 16)                                      \
+    static __inline int cy_interleaves_##S(long s) {                            \
+        return s == 2 || s == 4 || s == 8 || s == 16; }                         \
+    static __inline void cy_interleave_##S(const T *src, long ss, long s, long n, T *dst, int nt) { \
+        switch (s) {                                                            \
+        case 2: cy_interleave2_##S(src, ss, n, dst, nt); return;                \
+        case 4: cy_interleave4_##S(src, ss, n, dst, nt); return;                \
+        case 8: cy_interleave8_##S(src, ss, n, dst, nt); return;                \
+        case 16: cy_interleave16_##S(src, ss, n, dst, nt); return; }            \
+        { long q, r; for (q = 0; q < n; q++) for (r = 0; r < s; r++)            \
+              dst[q * s + r] = src[r * ss + q]; } }
+#else
+#define CY_DEFINE_INTERLEAVE(T, V, S, L)                                        \
+    static __inline int cy_interleaves_##S(long s) { (void)s; return 0; }       \
+    static __inline void cy_interleave_##S(const T *src, long ss, long s, long n, T *dst, int nt) { \
+        long q, r; (void)nt; for (q = 0; q < n; q++) for (r = 0; r < s; r++)    \
+            dst[q * s + r] = src[r * ss + q]; }
+#endif
+CY_DEFINE_INTERLEAVE(float, cy_vf32, f32, CY_VL_F32)
+CY_DEFINE_INTERLEAVE(double, cy_vf64, f64, CY_VL_F64)
+
+/* cy_opaque: the same pointer, with where it points hidden from the
+ * compiler.  A loop that steps a pointer by one vector while loading several
+ * vectors after it otherwise gets its loads carried from one iteration to the
+ * next in a rotating set of registers (predictive commoning), which spills
+ * the accumulators of a full tile. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CY_OPAQUE(p) __asm__("" : "+r"(p))
+#else
+#define CY_OPAQUE(p) ((void)0)
+#endif
+static __inline const float *cy_opaque_f32(const float *p) { CY_OPAQUE(p); return p; }
+static __inline const double *cy_opaque_f64(const double *p) { CY_OPAQUE(p); return p; }
+
 
 #endif

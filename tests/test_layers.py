@@ -457,6 +457,36 @@ def test_transposed_phase_windows(xs, ws, stride, padding, groups, dilation, dty
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding", [
+    ((1, 32, 2048), (32, 32, 16), 8, 4),          # 16384-long rows: streamed
+    ((1, 32, 2048), (32, 32, 16), 8, 3),          # 16386: rows off their lines
+    ((1, 16, 32, 32), (16, 128, 4, 4), 2, 1),     # 2-D rows of 64: streamed
+])
+def test_transposed_streamed_output(xs, ws, stride, padding, dtype):
+    """Woven stride phases writing 2 MiB or more store non-temporally where
+    every output row starts on a cache line: the transposed convolution
+    against the reference on 1 and 2 threads (bitwise the same), and the
+    strided backward-input (the same kernels) into its aligned output."""
+    rng = np.random.default_rng(22)
+    nd = len(xs) - 2
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[1]).astype(dtype)
+    args = ((stride,) * nd, [(padding, padding)] * nd, (0,) * nd, 1, (1,) * nd)
+    want = ref.conv_transpose(x, w, b, *args)
+    want_abs = ref.conv_transpose(np.abs(x), np.abs(w), np.abs(b), *args)
+    transpose = {1: cyconv.conv_transpose1d, 2: cyconv.conv_transpose2d}[nd]
+    y = transpose(x, w, b, stride=stride, padding=padding, num_threads=1)
+    assert y.nbytes >= 2 << 20 and y.ctypes.data % 64 == 0
+    assert_close(y, want, want_abs, ws[0] * int(np.prod(ws[2:])) + 1, dtype)
+    assert np.array_equal(transpose(x, w, b, stride=stride, padding=padding, num_threads=2), y)
+    dx = BACKWARD_INPUT[nd](x, w, want.shape, stride=stride, padding=padding, num_threads=2)
+    assert dx.ctypes.data % 64 == 0
+    assert_close(dx, ref.conv_transpose(x, w, None, *args), want_abs,
+                 ws[0] * int(np.prod(ws[2:])) + 1, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("transpose,xs,ws,stride,padding", [
     (True, (1, 40, 300), (40, 32, 16), 8, 4),     # 8 woven phases, 19 segments
     (True, (2, 24, 131), (24, 20, 5), 3, 1),      # 3 phases, not woven
