@@ -85,8 +85,7 @@ def aligned_empty(shape, dtype):
     """An uninitialized array whose data starts on a 64-byte boundary:
     numpy's large allocations start 16 bytes past a cache line, so every
     full-width vector load of packed weights straddled two lines, and
-    streaming stores need whole aligned vectors (the layer functions'
-    outputs come from here for those)."""
+    streaming stores need whole aligned vectors."""
     dtype = np.dtype(dtype)
     cdef Py_ssize_t n = 1, s
     if not isinstance(shape, tuple):      # an int: a 1-D buffer
@@ -94,6 +93,20 @@ def aligned_empty(shape, dtype):
     for s in shape:
         n *= s
     return aligned_buffer(n, dtype.num, dtype.itemsize).reshape(shape)
+
+
+def output_empty(shape, dtype):
+    """An uninitialized output array for the layer functions: one of
+    STREAM_MIN_BYTES or more, which the kernels may store non-temporally
+    (whole aligned vectors), from aligned_empty; a smaller one from numpy
+    as it comes (aligned, the small layers measured up to 6% slower)."""
+    dtype = np.dtype(dtype)
+    cdef Py_ssize_t n = dtype.itemsize, s
+    for s in shape:
+        n *= s
+    if n >= STREAM_MIN_BYTES:
+        return aligned_empty(tuple(shape), dtype)
+    return np.empty(shape, dtype=dtype)
 
 
 _scratch = threading.local()
@@ -1206,7 +1219,7 @@ cdef inline void channel_rows(
                           + (oh * ah.out_step + ah.out_base) * P.ys_h
                           + q * aw.out_step + aw.out_base,
                         P.Cg, cs, P.wc, P.wm, ah.taps, aw.taps,
-                        ah.dil * rs, aw.dil, aw.taps, nq, P.ys_c, aw.out_step)
+                        ah.dil * rs, aw.dil, aw.taps, nq, P.ys_c, aw.out_step, P.stream)
                 q += nq
             m0 += mbk
 
@@ -1573,8 +1586,12 @@ cdef inline void width_items(WPlan* P, const floating* x, const floating* w,
     cdef Py_ssize_t item, nitems = P.N * P.G * P.nrb * P.nsb
     # outputs larger than a core's caches bypass them (no read for ownership):
     # 2048^2 5x5 image 1.19x (kernel alone, aligned output); 1e6-sample
-    # signal 1.21x (float32), 1.03-1.07x (float64), same process
-    P.stream = P.Kg == 1 and P.N * P.G * P.ys_c * sizeof(floating) >= STREAM_MIN_BYTES
+    # signal 1.21x (float32), 1.03-1.07x (float64), same process.  Several
+    # channels where each output is a short sum (store-bound): c1d_1to32_k31
+    # forward (32.8 MB) 1.08x at 1 thread, 1.28x at 2; with a long one (the
+    # stem's input gradient, 64 x 12 products per output) 0.98-0.99x
+    P.stream = ((P.Kg == 1 or P.Cg * P.wc <= WIDTH_MAX_REDUCTION)
+                and P.N * P.G * P.Kg * P.ys_c * sizeof(floating) >= STREAM_MIN_BYTES)
     # streamed stores are fenced once per thread, after its last item (a
     # fence per item cost a 1e6-sample signal 6-7%), and before fix-ups
     if nthreads > 1:

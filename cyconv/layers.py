@@ -87,7 +87,7 @@ def _bias(bias, channels, dtype):
 def _output(out, shape, dtype, originals):
     check_size(shape, np.dtype(dtype).itemsize, "output")
     if out is None:
-        return _dispatch.kernels.aligned_empty(shape, dtype)
+        return _dispatch.kernels.output_empty(shape, dtype)
     if not isinstance(out, np.ndarray):
         raise ValueError(f"out must be a numpy array, got {type(out).__name__}")
     if out.shape != tuple(shape):
@@ -262,7 +262,7 @@ def _backward_input(nd, grad_out, w, input_shape, stride, padding, dilation, gro
         raise ValueError(f"grad_out spatial shape {gy.shape[2:]} does not match the forward "
                          f"output {out_sp} of input_shape {shape}")
     check_size(shape, gy.dtype.itemsize, "input_shape")
-    dx = _dispatch.kernels.aligned_empty(shape, gy.dtype)
+    dx = _dispatch.kernels.output_empty(shape, gy.dtype)
     return _backward_input_run(gy, w, None, dx, groups, stride, pads, dilation, num_threads)
 
 
@@ -333,7 +333,7 @@ def _conv_transpose(nd, x, w, bias, stride, padding, output_padding, groups, dil
     b = _bias(bias, Cout, x.dtype)
     shape = (N, Cout) + out_sp
     check_size(shape, x.dtype.itemsize, "output")
-    y = _dispatch.kernels.aligned_empty(shape, x.dtype)
+    y = _dispatch.kernels.output_empty(shape, x.dtype)
     return _backward_input_run(x, w, b, y, groups, stride, pads, dilation, num_threads)
 
 

@@ -724,6 +724,34 @@ def test_pointwise_position_tiles(xs, ws, groups, dtype):
         assert np.array_equal(BACKWARD_INPUT[nd](gy, w, xs, groups=groups, num_threads=t), got_dx)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,padding", [
+    ((2, 1, 8192), (32, 1, 31), 15),             # 1 -> 32 channels, 31 taps
+    ((2, 3, 96, 97), (32, 3, 3, 3), 1),          # 3 -> 32, 3x3: rows off their lines
+])
+def test_width_path_streamed_output(xs, ws, padding, dtype):
+    """The width path's several-channel tiles with short sums (few input
+    channels x taps) store an output of 2 MiB or more non-temporally: against
+    the reference, bitwise the same on 1 and 2 threads and into an ``out``
+    a float off alignment (plain stores)."""
+    rng = np.random.default_rng(13)
+    nd = len(xs) - 2
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    one, pads = (1,) * nd, [(padding, padding)] * nd
+    want = ref.conv(x, w, b, one, pads, one, 1)
+    want_abs = ref.conv(np.abs(x), np.abs(w), np.abs(b), one, pads, one, 1)
+    got = FORWARD[nd](x, w, b, padding=padding, num_threads=1)
+    assert got.nbytes >= 2 << 20 and got.ctypes.data % 64 == 0
+    assert_close(got, want, want_abs, int(np.prod(ws[1:])) + 1, dtype)
+    assert np.array_equal(FORWARD[nd](x, w, b, padding=padding, num_threads=2), got)
+    buf = _dispatch.kernels.aligned_empty((got.size + 1,), dtype)
+    out = buf[1:].reshape(got.shape)
+    assert FORWARD[nd](x, w, b, padding=padding, num_threads=2, out=out) is out
+    assert np.array_equal(out, got)
+
+
 @pytest.mark.parametrize("num_threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("spatial", [(64, 64), (16, 257), (41, 100)])
@@ -863,6 +891,30 @@ def test_pack_weights_layout(G, A, B, ks, kv, swap, select, nthreads, dtype, dat
                 src = w[g * A + r, m] if swap else w[g * A + m, r]
                 want[g, m // KB, r, :, :, :, m % KB] = src[np.ix_(*sel)]
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_outputs_start_on_cache_lines(dtype):
+    """Outputs of 2 MiB and more (which the kernels may store with streaming
+    stores, whole aligned vectors) start on a 64-byte boundary, from the
+    forward, the backward-input and the transposed convolution alike; the
+    allocator's threshold is exactly 2 MiB."""
+    k = _dispatch.kernels
+    item = np.dtype(dtype).itemsize
+    for n in [(2 << 20) // item, (2 << 20) // item + 3]:
+        a = k.output_empty((n,), dtype)
+        assert a.shape == (n,) and a.dtype == dtype and a.ctypes.data % 64 == 0
+    small = k.output_empty(((2 << 20) // item - 1,), dtype)
+    assert small.dtype == dtype and small.base is None     # numpy's own
+    K = (2 << 20) // (128 * 128 * item)          # outputs of exactly 2 MiB
+    x = np.ones((1, 4, 128, 128), dtype)
+    w = np.ones((4, K, 1, 1), dtype)              # a K -> 4 layer's weights
+    outs = [cyconv.conv2d(x, np.ones((K, 4, 1, 1), dtype)),
+            cyconv.conv2d_backward_input(x, w, (1, K, 128, 128)),
+            cyconv.conv_transpose2d(x, w)]
+    for y in outs:
+        assert y.shape == (1, K, 128, 128) and y.nbytes == 2 << 20
+        assert y.ctypes.data % 64 == 0 and np.all(y == 4)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

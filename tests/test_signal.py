@@ -179,7 +179,7 @@ def test_large_image_streamed_output(shape):
     """Outputs of 2 MiB and more are written with streaming stores (rows
     aligned or not, row-end outputs from padded copies): the same as
     the sum of shifted copies, through the signal API and the layer API
-    (both allocate aligned outputs)."""
+    (both allocate outputs this large aligned)."""
     rng = np.random.default_rng(3)
     img = rng.standard_normal(shape).astype(np.float32)
     k = rng.standard_normal((5, 5)).astype(np.float32)
