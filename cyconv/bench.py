@@ -524,7 +524,8 @@ def _plot(records, peak, path):
     ax.set_xticklabels(labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=7)
     ax.set_ylabel("GFLOP/s")
     ax.set_title("cyconv vs anchors")
-    ax.legend()
+    # beside the axes: inside them it covered the bars of the last cases
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"plot written to {path}")

@@ -77,6 +77,33 @@ def test_bench_plot_draws_every_case(tmp_path):
     assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_bench_plot_legend_covers_no_bar(tmp_path):
+    """--plot: with every bar near the peak line (no free corner inside the
+    axes) the legend still covers none of them."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    records = [{"case": f"c{i}", "op": "fwd", "gflops": 95.0 - i % 3,
+                "anchors": {"torch": {"gflops": 90.0 + i % 4}, "scipy": {"gflops": 93.0}}}
+               for i in range(12)]
+    bars, covered = [], []
+    real_savefig = plt.Figure.savefig
+
+    def savefig(fig, path, **kw):
+        fig.canvas.draw()
+        box = fig.axes[0].get_legend().get_window_extent()
+        bars.extend(fig.axes[0].patches)
+        covered.extend(p for p in bars if box.overlaps(p.get_window_extent()))
+        return real_savefig(fig, path, **kw)
+
+    plt.Figure.savefig = savefig
+    try:
+        bench._plot(records, 100.0, str(tmp_path / "b.png"))
+    finally:
+        plt.Figure.savefig = real_savefig
+    assert len(bars) == 36 and covered == []
+
+
 def test_bench_peak_is_the_cases_own_dtype(monkeypatch):
     """%peak uses the float64 peak (half the float32 one) for a float64 case
     and the float32 peak for the float32 image, whatever --dtype says."""
