@@ -50,11 +50,28 @@ def test_bench_best_round_is_the_minimum(monkeypatch):
     assert rec["anchors"]["anchor"]["ratio"] == 0.5
 
 
-def test_bench_plot_draws_every_case(tmp_path):
-    """--plot: one bar group per case (cyconv and the anchors timed there)."""
+def _plot_figure(records, tmp_path, inspect):
+    """Run --plot's drawing on records, calling inspect(figure) just before
+    the figure is saved; returns the PNG's path."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    real_savefig = plt.Figure.savefig
+
+    def savefig(fig, path, **kw):
+        inspect(fig)
+        return real_savefig(fig, path, **kw)
+
+    plt.Figure.savefig = savefig
+    try:
+        bench._plot(records, 100.0, str(tmp_path / "b.png"))
+    finally:
+        plt.Figure.savefig = real_savefig
+    return tmp_path / "b.png"
+
+
+def test_bench_plot_draws_every_case(tmp_path):
+    """--plot: one bar group per case (cyconv and the anchors timed there)."""
     records = [
         {"case": "a", "op": "fwd", "gflops": 10.0,
          "anchors": {"torch": {"gflops": 5.0}, "scipy": {"gflops": 1.0}}},
@@ -62,45 +79,27 @@ def test_bench_plot_draws_every_case(tmp_path):
         {"case": "c", "op": "fwd", "gflops": 7.0, "anchors": {}},
     ]
     drawn = []
-    real_savefig = plt.Figure.savefig
-
-    def savefig(fig, path, **kw):
-        drawn.append(sorted(round(p.get_height(), 6) for p in fig.axes[0].patches))
-        return real_savefig(fig, path, **kw)
-
-    plt.Figure.savefig = savefig
-    try:
-        bench._plot(records, 100.0, str(tmp_path / "b.png"))
-    finally:
-        plt.Figure.savefig = real_savefig
+    png = _plot_figure(records, tmp_path, lambda fig: drawn.append(
+        sorted(round(p.get_height(), 6) for p in fig.axes[0].patches)))
     assert drawn == [[1.0, 5.0, 7.0, 10.0, 20.0, 30.0]]
-    assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bench_plot_legend_covers_no_bar(tmp_path):
     """--plot: with every bar near the peak line (no free corner inside the
     axes) the legend still covers none of them."""
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
     records = [{"case": f"c{i}", "op": "fwd", "gflops": 95.0 - i % 3,
                 "anchors": {"torch": {"gflops": 90.0 + i % 4}, "scipy": {"gflops": 93.0}}}
                for i in range(12)]
     bars, covered = [], []
-    real_savefig = plt.Figure.savefig
 
-    def savefig(fig, path, **kw):
+    def inspect(fig):
         fig.canvas.draw()
         box = fig.axes[0].get_legend().get_window_extent()
         bars.extend(fig.axes[0].patches)
         covered.extend(p for p in bars if box.overlaps(p.get_window_extent()))
-        return real_savefig(fig, path, **kw)
 
-    plt.Figure.savefig = savefig
-    try:
-        bench._plot(records, 100.0, str(tmp_path / "b.png"))
-    finally:
-        plt.Figure.savefig = real_savefig
+    _plot_figure(records, tmp_path, inspect)
     assert len(bars) == 36 and covered == []
 
 
