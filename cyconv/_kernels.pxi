@@ -765,8 +765,9 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
 
 cdef enum:
     STREAM_MIN_BYTES = 2 << 20  # outputs this large (twice a Zen 4 core's L2)
-                                # stored non-temporally by the pointwise
-                                # tiles and the width path's one-channel tiles
+                                # may be stored non-temporally: the pointwise
+                                # tiles, the woven stride phases, the width
+                                # path's tiles (see each for its conditions)
     PW_BLOCKS = 4            # position blocks of KB per work item
     PW_MIN_CHANNELS = 16     # output channels per group for the position tiles
 
@@ -855,17 +856,17 @@ def _run_pointwise(const floating[::1] x, const floating[::1] w, binit,
     cdef Py_ssize_t ni = ((L + KB - 1) // KB + PW_BLOCKS - 1) // PW_BLOCKS
     cdef Py_ssize_t nitems = N * G * ni, item
     cdef const floating* bp = NULL
-    # a large output (every row on a vector boundary) bypasses the caches:
-    # no read for ownership of its lines, nothing of the inputs evicted
-    cdef bint stream = (N * G * Kg * L * sizeof(floating) >= STREAM_MIN_BYTES
-                        and L * sizeof(floating) % 64 == 0
-                        and (<size_t> &y[0]) % 64 == 0)
     cdef const floating[::1] bv
     cdef floating[:, ::1] panels
     cdef floating[::1] wtv
     cdef Py_ssize_t g, k0, pb, c, p
+    cdef bint stream
     if nitems == 0 or y.shape[0] == 0:
         return
+    # a large output (every row on a cache line) bypasses the caches: no
+    # read for ownership of its lines, nothing of the inputs evicted
+    stream = (y.shape[0] * sizeof(floating) >= STREAM_MIN_BYTES
+              and L * sizeof(floating) % 64 == 0 and (<size_t> &y[0]) % 64 == 0)
     if binit is not None:
         bv = binit
         bp = &bv[0]
