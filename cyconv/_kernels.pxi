@@ -803,7 +803,7 @@ cdef inline void pointwise_item(Py_ssize_t item, Py_ssize_t G, Py_ssize_t Cg,
     """PW_BLOCKS blocks of KB positions of one (image, group), every output
     channel; the plane's last block (fewer positions) from a zero-padded
     copy in panel (Cg x KB).  w: the weights as _run_pointwise packs them.
-    ``stream``: full blocks stored non-temporally (y's rows aligned)."""
+    ``stream``: whole vectors stored non-temporally (y's rows aligned)."""
     cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
     cdef Py_ssize_t nb = (L + KB - 1) // KB
     cdef Py_ssize_t ni = (nb + PW_BLOCKS - 1) // PW_BLOCKS

@@ -366,6 +366,11 @@ static __inline void cy_sfence(void) { }
 static __inline void cy_prefetch(const void *p) { (void)p; }
 static __inline void cy_prefetch_l2(const void *p) { (void)p; }
 #endif
+/* cy_put: a whole-vector store, through cy_stream where nt */
+static __inline void cy_put_f32(float *p, cy_vf32 v, int nt) {
+    if (nt) cy_stream_f32(p, v); else cy_store_f32(p, v); }
+static __inline void cy_put_f64(double *p, cy_vf64 v, int nt) {
+    if (nt) cy_stream_f64(p, v); else cy_store_f64(p, v); }
 
 /* cy_interleave: dst[q * s + r] = src[r * ss + q] for q < n <= L (the
  * vector's lanes) and r < s: s rows of n positions (the stride phases of a
@@ -373,7 +378,7 @@ static __inline void cy_prefetch_l2(const void *p) { (void)p; }
  * power of two up to 16, where the vector extension has shuffles: log2(s)
  * rounds of zips, each pairing row i with row i + s/2 (the perfect shuffle),
  * leave the s vectors in output order; element by element otherwise.  nt:
- * whole vectors stored non-temporally (cy_stream). */
+ * whole vectors stored non-temporally (cy_put). */
 #if CY_HAVE_SHUFFLE
 #define CY_DEFINE_INTERLEAVE_S(T, V, S, L, NS)                                  \
     static __inline void cy_interleave##NS##_##S(const T *src, long ss, long n, T *dst, int nt) { \
@@ -391,9 +396,7 @@ static __inline void cy_prefetch_l2(const void *p) { (void)p; }
             for (int i = 0; i < (NS); i++) v[i] = u[i]; }                       \
         _Pragma("GCC unroll 16")                                                \
         for (int i = 0; i < (NS); i++) {                                        \
-            if (tot >= (i + 1) * (L)) {                                         \
-                if (nt) cy_stream_##S(dst + i * (L), v[i]);                     \
-                else cy_store_##S(dst + i * (L), v[i]); }                       \
+            if (tot >= (i + 1) * (L)) cy_put_##S(dst + i * (L), v[i], nt);      \
             else if (tot > i * (L)) cy_storen_##S(dst + i * (L), v[i], tot - i * (L)); } }
 #define CY_DEFINE_INTERLEAVE(T, V, S, L)                                        \
     CY_DEFINE_INTERLEAVE_S(T, V, S, L, 2)                                       \
@@ -432,6 +435,5 @@ CY_DEFINE_INTERLEAVE(double, cy_vf64, f64, CY_VL_F64)
 #endif
 static __inline const float *cy_opaque_f32(const float *p) { CY_OPAQUE(p); return p; }
 static __inline const double *cy_opaque_f64(const double *p) { CY_OPAQUE(p); return p; }
-
 
 #endif
