@@ -615,6 +615,65 @@ def test_row_ends_read_in_place(xs, ws, padding, groups, dilation, dtype, column
                  gy.shape[0] * gy[0, 0].size, dtype)
 
 
+# several output channels on the width path over padded windows read in
+# place (forward, and backward-input onto few channels, stride phases too):
+# x shape, w shape, stride, padding, dilation
+MASKED_CHANNEL_CASES = [
+    ((3, 64, 30, 34), (64, 3, 7, 7), 2, 3, 1),     # the stem's input gradient, smaller
+    ((3, 16, 20, 56), (16, 3, 3, 3), 1, 1, 1),     # onto 3 channels, 56-wide rows
+    ((3, 12, 15, 23), (12, 5, 5, 5), 2, 2, 1),     # 5 channels (4 + 1), rows < 2 vectors
+    ((3, 8, 12, 80), (8, 2, 3, 4), (1, 2), (2, 3), 1),  # strides 1 x 2, 4 taps along w
+    ((3, 8, 11, 70), (8, 3, 3, 3), 1, (1, 18), (1, 1)),  # padding wider than a vector
+    ((3, 8, 11, 60), (8, 2, 3, 3), 1, (2, 3), (2, 3)),   # dilated
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("gs,ws,stride,padding,dilation", MASKED_CHANNEL_CASES)
+def test_masked_channel_tiles(gs, ws, stride, padding, dilation, dtype):
+    """The width path's several-channel tiles read padded windows in place
+    (lanes left or right of a row zeroed, tap rows outside the input
+    skipped) except where a window would leave the array (the first and
+    last images' border rows: a zero-padded copy).  Both are the same sums
+    in the same order: identical images give identical outputs wherever
+    they sit in the batch; against the reference; and NaN or inf next to
+    a row end reaches exactly the outputs whose windows hold it."""
+    rng = np.random.default_rng(15)
+    nd = len(ws) - 2
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    tup = lambda v: v if isinstance(v, tuple) else (v,) * nd
+    args = (tup(stride), [(p, p) for p in tup(padding)], tup(dilation), 1)
+    # backward-input onto ws[1] channels: gy (N, ws[0], ...) -> dx
+    xshape = (gs[0], ws[1]) + tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + 1
+        for n, s, p, d, k in zip(gs[2:], tup(stride), tup(padding), tup(dilation), ws[2:]))
+    w = rng.standard_normal(ws).astype(dtype)
+    gy = np.repeat(rng.standard_normal((1,) + gs[1:]).astype(dtype), gs[0], axis=0)
+    dx = cyconv.conv_backward_input(gy, w, xshape, **kw)
+    assert np.array_equal(dx[1], dx[0]) and np.array_equal(dx[2], dx[0])
+    want = ref.backward_input(gy, w, xshape, *args)
+    want_abs = ref.backward_input(np.abs(gy), np.abs(w), xshape, *args)
+    assert_close(dx, want, want_abs, ws[0] * w[0, 0].size, dtype)
+    # forward onto 4 channels (few: the width path) over an input of ws[1]
+    # channels
+    wf = rng.standard_normal((4,) + ws[1:]).astype(dtype)
+    x = np.repeat(rng.standard_normal((1, wf.shape[1]) + xshape[2:]).astype(dtype), 3, axis=0)
+    b = rng.standard_normal(wf.shape[0]).astype(dtype)
+    y = cyconv.conv(x, wf, b, **kw)
+    assert np.array_equal(y[1], y[0]) and np.array_equal(y[2], y[0])
+    want = ref.conv(x, wf, b, *args)
+    want_abs = ref.conv(np.abs(x), np.abs(wf), np.abs(b), *args)
+    assert_close(y, want, want_abs, wf[0].size + 1, dtype)
+    # a non-finite value beside each row end of the middle image
+    for column, value in ((0, np.nan), (-1, np.inf), (1, -np.inf)):
+        g = gy.copy()
+        g[1, :, ..., column] = value
+        with np.errstate(invalid="ignore"):
+            dx = cyconv.conv_backward_input(g, w, xshape, **kw)
+            want = ref.backward_input(g, w, xshape, *args)
+        assert np.array_equal(~np.isfinite(dx), ~np.isfinite(want)), column
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,padding,groups,dilation", [
     ((5, 6, 30, 40), (6, 1, 3, 3), 1, 6, 1),            # depthwise
