@@ -1085,7 +1085,7 @@ cdef inline bint masked_rows_apply(const WPlan* P) noexcept nogil:
     (WIN_MASKED), stride 1 along w: one output channel on the wrb tiles
     (masked_rows: kernel no longer than a vector along w, or dilated; rows
     shared, stride = dilation along h; consecutive output positions),
-    several on the wvb tiles (masked_channel_rows: up to WVB_TAPS taps
+    several on the wvb tiles (channel_tiles: up to WVB_TAPS taps
     along w, each input value used at most WIDTH_MASKED_MAX_USES times)."""
     if P.aw.stride != 1:
         return False
@@ -1135,52 +1135,6 @@ cdef inline void masked_rows(
                      ah.out_step * P.ys_h, nq, ilo, ihi, q + aw.off, aw.n_in)
             q += nq
         oh += nr
-
-
-cdef inline void masked_channel_rows(
-        const WPlan* P, Py_ssize_t ng, Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t q0,
-        Py_ssize_t q1, Py_ssize_t ih_lo, const floating* src, Py_ssize_t rs,
-        Py_ssize_t cs, const floating* w, const floating* b, floating* y) noexcept nogil:
-    """channel_rows' tiles over a window read in place whose rows or
-    columns leave the input (WIN_MASKED, several output channels), on
-    wvb_tile: each output row reads only its tap rows inside the input,
-    and the lanes of a tile's first and last vectors outside their row
-    read as zero (so tiles are cut where a vector between would leave it:
-    padding wider than a vector).  The same sums as over the padded copy,
-    in the same order."""
-    cdef const Axis* ah = &P.ah
-    cdef const Axis* aw = &P.aw
-    cdef Py_ssize_t oh, m0, mbk, q, nq, pv, pvmax, j0, j1, qa, qb
-    cdef const floating* prow
-    interior(aw, &qa, &qb)            # outputs whose windows lie inside their row
-    for oh in range(oh0, oh1):
-        tap_range(ah, oh, &j0, &j1)   # tap rows inside the input
-        prow = src + (oh * ah.stride + ah.off + j0 * ah.dil - ih_lo) * rs
-        m0 = 0
-        while m0 < P.Kg:
-            mbk = wv_fit_mb(P.Kg - m0, (q1 - q0 + P.VL - 1) // P.VL)
-            pvmax = wv_max_pv(mbk)
-            q = q0
-            while q < q1:
-                pv = (q1 - q + P.VL - 1) // P.VL
-                if pv > pvmax:
-                    pv = pvmax
-                if q + P.VL < qa:
-                    pv = 1            # the second vector would leave the row too
-                while pv > 2 and q + (pv - 1) * P.VL > qb:
-                    pv -= 1           # only the first and last vectors masked
-                nq = q1 - q if q1 - q < pv * P.VL else pv * P.VL
-                wvb_tile(mbk, pv, prow + (q - q0),
-                         w + ((ng % P.G) * P.Kg + m0) * P.wm + j0 * aw.taps,
-                         (b + (ng % P.G) * P.Kg + m0) if b != NULL else NULL,
-                         y + P.y0 + (ng * P.Ky + P.k0 + m0) * P.ys_c
-                           + (oh * ah.out_step + ah.out_base) * P.ys_h
-                           + q * aw.out_step + aw.out_base,
-                         P.Cg, cs, P.wc, P.wm, j1 - j0 if j1 > j0 else 0, aw.taps,
-                         ah.dil * rs, aw.dil, aw.taps, nq, P.ys_c, aw.out_step,
-                         q + aw.off, aw.n_in, P.stream)
-                q += nq
-            m0 += mbk
 
 
 cdef inline void one_channel_rows(
@@ -1243,6 +1197,63 @@ cdef inline void one_channel_rows(
         oh += nr
 
 
+cdef inline void channel_tiles(
+        const WPlan* P, Py_ssize_t ng, Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t q0,
+        Py_ssize_t q1, Py_ssize_t ih_lo, const floating* src, Py_ssize_t rs,
+        Py_ssize_t cs, const floating* w, const floating* b, floating* y,
+        bint masked) noexcept nogil:
+    """channel_rows' tiles of wv_fit_mb channels.  Over a masked window
+    those are wvb tiles: each output row reads only its tap rows inside the
+    input, and the lanes of a tile's first and last vectors outside their
+    row read as zero (so tiles are cut where a vector between would leave
+    it: padding wider than a vector); the same sums as over the padded
+    copy, in the same order.  (Called with ``masked`` a constant, so that
+    each call compiles to its own loop.)"""
+    cdef const Axis* ah = &P.ah
+    cdef const Axis* aw = &P.aw
+    cdef Py_ssize_t oh, m0, mbk, q, nq, pv, pvmax, j0 = 0, j1 = ah.taps, qa = 0, qb = 0
+    cdef const floating* prow
+    cdef const floating* wt
+    cdef const floating* bt
+    cdef floating* yt
+    if masked:
+        interior(aw, &qa, &qb)        # outputs whose windows lie inside their row
+    for oh in range(oh0, oh1):
+        if masked:
+            tap_range(ah, oh, &j0, &j1)   # tap rows inside the input
+        prow = src + (oh * ah.stride + ah.off + j0 * ah.dil - ih_lo) * rs
+        m0 = 0
+        while m0 < P.Kg:
+            mbk = wv_fit_mb(P.Kg - m0, (q1 - q0 + P.VL - 1) // P.VL)
+            pvmax = wv_max_pv(mbk)
+            wt = w + ((ng % P.G) * P.Kg + m0) * P.wm + j0 * aw.taps
+            bt = (b + (ng % P.G) * P.Kg + m0) if b != NULL else NULL
+            yt = (y + P.y0 + (ng * P.Ky + P.k0 + m0) * P.ys_c
+                  + (oh * ah.out_step + ah.out_base) * P.ys_h + aw.out_base)
+            q = q0
+            while q < q1:
+                pv = (q1 - q + P.VL - 1) // P.VL
+                if pv > pvmax:
+                    pv = pvmax
+                if masked:
+                    if q + P.VL < qa:
+                        pv = 1        # the second vector would leave the row too
+                    while pv > 2 and q + (pv - 1) * P.VL > qb:
+                        pv -= 1       # only the first and last vectors masked
+                nq = q1 - q if q1 - q < pv * P.VL else pv * P.VL
+                if masked:
+                    wvb_tile(mbk, pv, prow + (q - q0), wt, bt, yt + q * aw.out_step,
+                             P.Cg, cs, P.wc, P.wm, j1 - j0, aw.taps, ah.dil * rs,
+                             aw.dil, aw.taps, nq, P.ys_c, aw.out_step, q + aw.off,
+                             aw.n_in, P.stream)
+                else:
+                    wv_tile(mbk, pv, prow + (q - q0), wt, bt, yt + q * aw.out_step,
+                            P.Cg, cs, P.wc, P.wm, ah.taps, aw.taps, ah.dil * rs,
+                            aw.dil, aw.taps, nq, P.ys_c, aw.out_step, P.stream)
+                q += nq
+            m0 += mbk
+
+
 cdef inline void channel_rows(
         const WPlan* P, Py_ssize_t ng, Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t q0,
         Py_ssize_t q1, Py_ssize_t ih_lo, const floating* src, Py_ssize_t rs,
@@ -1251,42 +1262,16 @@ cdef inline void channel_rows(
     """Rows [oh0, oh1) x positions [q0, q1) of every output channel of one
     (image, group) from the input window src (position q0 at its column 0;
     ``masked``: a WIN_MASKED window, masked_rows_apply holds):
-    one_channel_rows for one channel, else tiles of wv_fit_mb channels."""
-    cdef const Axis* ah = &P.ah
-    cdef const Axis* aw = &P.aw
-    cdef Py_ssize_t oh, m0, mbk, q, nq, pv, pvmax
-    cdef const floating* prow
-    if masked:
-        if P.Kg == 1:
+    one_channel_rows (masked_rows) for one channel, else channel_tiles."""
+    if P.Kg == 1:
+        if masked:
             masked_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
         else:
-            masked_channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
-        return
-    if P.Kg == 1:
-        one_channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
-        return
-    for oh in range(oh0, oh1):
-        prow = src + (oh * ah.stride + ah.off - ih_lo) * rs
-        m0 = 0
-        while m0 < P.Kg:
-            mbk = wv_fit_mb(P.Kg - m0, (q1 - q0 + P.VL - 1) // P.VL)
-            pvmax = wv_max_pv(mbk)
-            q = q0
-            while q < q1:
-                nq = q1 - q
-                if nq > pvmax * P.VL:
-                    nq = pvmax * P.VL
-                pv = (nq + P.VL - 1) // P.VL
-                wv_tile(mbk, pv, prow + (q - q0),
-                        w + ((ng % P.G) * P.Kg + m0) * P.wm,
-                        (b + (ng % P.G) * P.Kg + m0) if b != NULL else NULL,
-                        y + P.y0 + (ng * P.Ky + P.k0 + m0) * P.ys_c
-                          + (oh * ah.out_step + ah.out_base) * P.ys_h
-                          + q * aw.out_step + aw.out_base,
-                        P.Cg, cs, P.wc, P.wm, ah.taps, aw.taps,
-                        ah.dil * rs, aw.dil, aw.taps, nq, P.ys_c, aw.out_step, P.stream)
-                q += nq
-            m0 += mbk
+            one_channel_rows(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y)
+    elif masked:
+        channel_tiles(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y, True)
+    else:
+        channel_tiles(P, ng, oh0, oh1, q0, q1, ih_lo, src, rs, cs, w, b, y, False)
 
 
 cdef inline void width_item(Py_ssize_t item, const WPlan* P, const floating* x,
