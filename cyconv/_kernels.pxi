@@ -1438,7 +1438,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef bint shared = (ah.stride == ah.dil and aw.stride == 1
                         and wh_supported(ah.taps, aw.taps, 1))
     cdef bint pairs = shared and wh_supported(ah.taps, aw.taps, 2)
-    cdef const floating* gend = gy + N * P.G * P.Kg * P.ys_c
+    cdef const floating* gend = gy + N * P.G * P.Ky * P.ys_c
     cdef const floating* grow
     cdef const floating* xr
     cdef const floating* gnext
@@ -1474,7 +1474,8 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                     m = 0
                     while m < P.Kg:
                         mk = 2 if pairs and m + 1 < P.Kg else 1
-                        grow = gy + ((n * P.G + g) * P.Kg + m) * P.ys_c + oh0 * P.ys_h + q0
+                        grow = (gy + ((n * P.G + g) * P.Ky + P.k0 + m) * P.ys_c
+                                + oh0 * P.ys_h + q0)
                         for c in range(P.Cg):
                             acc = lanes + (m * P.Cg + c) * P.wc * P.VL
                             if mode == WIN_MASKED:
@@ -1489,7 +1490,7 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                     continue
                 # row by row: blocks of mk gy rows x nkw taps (wd_tile: each x
                 # vector serves every gy row; wg_tile for a single gy row)
-                gimg = gy + (n * P.G + g) * P.Kg * P.ys_c    # this image's gy
+                gimg = gy + ((n * P.G + g) * P.Ky + P.k0) * P.ys_c    # this image's gy
                 for oh in range(oh0, oh1):
                     m0 = 0
                     while m0 < P.Kg:
@@ -1547,10 +1548,14 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
 
 def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1] slots,
                     floating[::1] total, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
-                    Py_ssize_t Kg, Py_ssize_t nchunks, tuple axes, tuple plan, int nthreads):
-    """total = the weight gradient, [G][Kg][Cg][KH][KW] (weight_slots)."""
+                    Py_ssize_t Kg, Py_ssize_t nchunks, tuple axes, tuple plan, int nthreads,
+                    Py_ssize_t Ky=0, Py_ssize_t k0=0):
+    """total = the weight gradient, [G][Kg][Cg][KH][KW] (weight_slots), of
+    gy's channels [k0, k0 + Kg) of Ky per group (Ky = Kg by default)."""
     cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0),
                               x.shape[0])
+    if Ky:
+        P.Ky, P.k0 = Ky, k0
     cdef Py_ssize_t i, c0, nw, nslots, n = total.shape[0]
     cdef floating[:, ::1] patch, lanes
     if x.shape[0] == 0 or gy.shape[0] == 0 or n == 0:
@@ -2048,6 +2053,7 @@ cdef enum:
 
 cdef struct BPlan:
     Py_ssize_t N, G, Cg, Kg, KB, nkb, nchunks, chunk0, oseg
+    Py_ssize_t Ky                     # gy's channels per group (its first Kg here)
     Py_ssize_t nkg, nkbg              # channel blocks per item, items per group
     int kv
     Py_ssize_t xs_c, xs_d, ys_c, ys_d, blk
@@ -2213,7 +2219,7 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                         continue
                     for kb in range(kb0, kb1):
                         nk = P.Kg - kb * P.KB if P.Kg - kb * P.KB < P.KB else P.KB
-                        grow = (gy + ((n * P.G + g) * P.Kg + kb * P.KB) * P.ys_c
+                        grow = (gy + ((n * P.G + g) * P.Ky + kb * P.KB) * P.ys_c
                                 + qd * P.ys_d + qh * aw.n_q)
                         pack_grad_rows(P, grow, nk, nr, o0, no, gbuf + (kb - kb0) * gstride)
                     lo = qh * P.ah.stride + P.ah.off + th0 * P.ah.dil
@@ -2259,8 +2265,9 @@ cdef inline void wave_blocks(BPlan* P, Py_ssize_t nw, int nthreads) noexcept nog
 def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
                          floating[::1] slots, floating[::1] total, Py_ssize_t N,
                          Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv,
-                         Py_ssize_t nchunks, tuple axes, int nthreads):
-    """total = the weight gradient, [G][nkb][KD][KH][KW][Cg][KB] (weight_slots)."""
+                         Py_ssize_t nchunks, tuple axes, int nthreads, Py_ssize_t Ky=0):
+    """total = the weight gradient, [G][nkb][KD][KH][KW][Cg][KB] (weight_slots),
+    of gy's first Kg channels of Ky per group (Ky = Kg by default)."""
     cdef BPlan P
     cdef Py_ssize_t nitems, t, i, nw, c0, nslots, n = total.shape[0]
     cdef floating[:, ::1] gbuf
@@ -2268,6 +2275,7 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     cdef Py_ssize_t[:, ::1] windows
     P.ad, P.ah, P.aw = make_axis(axes[0]), make_axis(axes[1]), make_axis(axes[2])
     P.N, P.G, P.Cg, P.Kg, P.kv, P.nchunks = N, G, Cg, Kg, kv, nchunks
+    P.Ky = Ky if Ky else Kg
     P.KB = kv * vector_lanes(<floating> 0)
     P.nkb = (Kg + P.KB - 1) // P.KB
     P.xs_d = P.ah.n_in * P.aw.n_in
@@ -2686,20 +2694,40 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
                       dw.reshape(-1), N, G, Cg, Kg, L, nchunks, nthreads)
         return
     kv = choose_kv(Kg, x.dtype)
-    KB = kv * lanes(x.dtype)
-    nkb = -(-Kg // KB)
+    VL = lanes(x.dtype)
+    KB = kv * VL
+    out = dw.reshape((G, Kg, Cg, KD, KH, KW))
+    # a few output channels past the last whole block (e.g. 33 = 2 x 16 + 1)
+    # on the width path, as in the forward, rather than a block of KB
+    # computed for them
+    rem = Kg % KB if Kg > KB else 0
+    plan = None
+    if rem and rem * 4 <= VL:
+        plan = width_path_plan(Cg, rem, axes, x.dtype, True, seg=WIDTH_GRAD_SEG)
+    if plan is None:
+        rem = 0
+    Kt = Kg - rem
+    if rem:
+        nchunks = backward_weight_chunks(N, G, rem * Cg * KH * KW * VL)
+        part = aligned_empty((G, rem, Cg, KD, KH, KW), x.dtype)
+        _run_width_grad(xf, gf, weight_slots(nchunks, nthreads, part.size, x.dtype),
+                        part.reshape(-1), N, G, Cg, rem, nchunks, axes, plan, nthreads,
+                        Kg, Kt)
+        out[:, Kt:] = part
+        kv = choose_kv(Kt, x.dtype)
+        KB = kv * VL
+    nkb = -(-Kt // KB)
     block = Cg * KD * KH * KW * KB
     nchunks = backward_weight_chunks(N, G * nkb, block)
     total = aligned_empty((G, nkb, KD, KH, KW, Cg, KB), x.dtype)
     total.fill(0)
     _run_backward_weight(xf, gf, weight_slots(nchunks, nthreads, total.size, x.dtype),
-                         total.reshape(-1), N, G, Cg, Kg, kv, nchunks, axes, nthreads)
+                         total.reshape(-1), N, G, Cg, Kt, kv, nchunks, axes, nthreads, Kg)
     # (G, nkb, KD, KH, KW, Cg, KB) -> (G, Kg, Cg, KD, KH, KW), block by block
     # (strided copies, no temporary)
-    out = dw.reshape((G, Kg, Cg, KD, KH, KW))
     tv = total.transpose(0, 1, 6, 5, 2, 3, 4)
     for kb in range(nkb):
-        k0, k1 = kb * KB, min(Kg, (kb + 1) * KB)
+        k0, k1 = kb * KB, min(Kt, (kb + 1) * KB)
         out[:, k0:k1] = tv[:, kb, :k1 - k0]
 
 

@@ -188,8 +188,10 @@ DETERMINISM_CASES = [
     ((4, 32, 20, 20), (32, 1, 3, 3), 1, 1, 1, 32),
     ((6, 1, 3000), (12, 1, 31), 1, 15, 1, 1),
     ((2, 40, 203), (48, 40, 8), 4, 2, 1, 1),     # backward-input / transpose: 4 woven phases
-    ((3, 17, 19, 21), (33, 17, 5, 5), 1, 2, 1, 1),  # weight gradient: 3 batch chunks, the
+    ((3, 17, 19, 21), (48, 17, 5, 5), 1, 2, 1, 1),  # weight gradient: 3 batch chunks, the
                                                      # last wave's channel blocks split
+    ((3, 17, 19, 21), (33, 17, 5, 5), 1, 2, 1, 1),  # weight gradient: 32 channels on the
+                                                     # channel tiles, 1 on the width path
     ((1, 16, 4, 1100), (128, 16, 3, 3), 1, 1, 1, 1),  # weight gradient: rows cut into
                                                        # segments (same for every thread count)
 ]
@@ -718,6 +720,36 @@ def test_zero_extent_input_with_padding_gives_bias():
     dw = cyconv.conv3d_backward_weight(x, np.ones_like(y), w.shape, stride=(2, 1, 1),
                                        dilation=(2, 1, 2), padding=1, groups=2)
     assert np.all(dw == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", [
+    ((3, 17, 19, 21), (33, 17, 5, 5), 1, 2, 1, 1),      # 32 + 1 (float64: 32 + 1)
+    ((2, 6, 12, 40), (18, 6, 3, 3), 1, 1, 1, 1),        # 16 + 2
+    ((2, 8, 9, 30), (72, 4, 3, 3), 1, 1, 1, 2),         # 2 groups of 32 + 4 (float64: 40 blocks)
+    ((2, 5, 300), (35, 5, 7), 1, 3, 2, 1),              # 1-D, dilated: 32 + 3
+    ((2, 7, 23, 31), (17, 7, 3, 3), 2, 1, 1, 1),        # stride 2: 16 + 1
+])
+def test_weight_gradient_channel_remainder(xs, ws, stride, padding, dilation, groups, dtype):
+    """Output channels past the last whole channel block (a few of them) go
+    to the width path, the others to the channel tiles, each reading its own
+    channels of gy: against the reference, the same bits for any thread
+    count."""
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal(xs).astype(dtype)
+    nd = len(ws) - 2
+    pads = [(padding, padding)] * nd
+    out = tuple((n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+                for n, k in zip(xs[2:], ws[2:]))
+    gy = rng.standard_normal((xs[0], ws[0]) + out).astype(dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    got = cyconv.conv_backward_weight(x, gy, ws, **kw, num_threads=1)
+    want = ref.backward_weight(x, gy, ws, (stride,) * nd, pads, (dilation,) * nd, groups)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, (stride,) * nd, pads,
+                                   (dilation,) * nd, groups)
+    assert_close(got, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+    for t in (2, 3, 4):
+        assert cyconv.conv_backward_weight(x, gy, ws, **kw, num_threads=t).tobytes() == got.tobytes()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
