@@ -2710,6 +2710,7 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
     if rem:
         nchunks = backward_weight_chunks(N, G, rem * Cg * KH * KW * VL)
         part = aligned_empty((G, rem, Cg, KD, KH, KW), x.dtype)
+        part.fill(0)                    # (an empty input leaves it unwritten)
         _run_width_grad(xf, gf, weight_slots(nchunks, nthreads, part.size, x.dtype),
                         part.reshape(-1), N, G, Cg, rem, nchunks, axes, plan, nthreads,
                         Kg, Kt)

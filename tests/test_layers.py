@@ -720,14 +720,21 @@ def test_zero_extent_input_with_padding_gives_bias():
     dw = cyconv.conv3d_backward_weight(x, np.ones_like(y), w.shape, stride=(2, 1, 1),
                                        dilation=(2, 1, 2), padding=1, groups=2)
     assert np.all(dw == 0)
+    # 33 output channels: 32 on the channel tiles, 1 on the width path
+    x2 = np.ones((2, 17, 0, 21), np.float32)
+    gy2 = np.ones((2, 33, 2, 23), np.float32)
+    dw2 = cyconv.conv2d_backward_weight(x2, gy2, (33, 17, 5, 5), padding=3)
+    assert np.all(dw2 == 0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", [
-    ((3, 17, 19, 21), (33, 17, 5, 5), 1, 2, 1, 1),      # 32 + 1 (float64: 32 + 1)
+    ((3, 17, 19, 21), (33, 17, 5, 5), 1, 2, 1, 1),      # 32 + 1
     ((2, 6, 12, 40), (18, 6, 3, 3), 1, 1, 1, 1),        # 16 + 2
-    ((2, 8, 9, 30), (72, 4, 3, 3), 1, 1, 1, 2),         # 2 groups of 32 + 4 (float64: 40 blocks)
-    ((2, 5, 300), (35, 5, 7), 1, 3, 2, 1),              # 1-D, dilated: 32 + 3
+    ((2, 8, 9, 30), (72, 4, 3, 3), 1, 1, 1, 2),         # 2 groups of 32 + 4 (float64: 5
+                                                        # blocks of 8, no remainder path)
+    ((2, 5, 300), (35, 5, 7), 1, 3, 2, 1),              # 1-D, dilated: 32 + 3 (float64:
+                                                        # 5 blocks of 8)
     ((2, 7, 23, 31), (17, 7, 3, 3), 2, 1, 1, 1),        # stride 2: 16 + 1
 ])
 def test_weight_gradient_channel_remainder(xs, ws, stride, padding, dilation, groups, dtype):
