@@ -1554,10 +1554,10 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     gy's channels [k0, k0 + Kg) of Ky per group (Ky = Kg by default)."""
     cdef WPlan P = width_plan(G, Cg, Kg, axes, plan, vector_lanes(<floating> 0),
                               x.shape[0])
-    if Ky:
-        P.Ky, P.k0 = Ky, k0
     cdef Py_ssize_t i, c0, nw, nslots, n = total.shape[0]
     cdef floating[:, ::1] patch, lanes
+    if Ky:
+        P.Ky, P.k0 = Ky, k0
     if x.shape[0] == 0 or gy.shape[0] == 0 or n == 0:
         return
     nslots = slots.shape[0] // n
@@ -1819,9 +1819,9 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     # channel tile would be mostly its transposing store: 1 -> 32 channels,
     # 31 taps); else a remainder of at most a quarter vector on it
     short = Cg * ad[1] * ah[1] * max(aw[1] for _, aw in w_phases) <= WIDTH_MAX_REDUCTION
-    rem = Kg if (Kg * 2 <= VL or short) else (Kg % KB if Kg > KB else 0)
+    rem = Kg if (Kg * 2 <= VL or short) else left_over_channels(Kg, KB, VL)
     plans = None
-    if rem and (rem == Kg or rem * 4 <= VL):
+    if rem:
         plans = [width_path_plan(Cg, rem, (ad, ah, aw), x.dtype, True, True)
                  for _, aw in w_phases]
         if any(plan is None for plan in plans):
@@ -1845,6 +1845,14 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
             wpk = pack_weights(wr, G, 0, swap, (taps_d, taps_h, taps_w), nthreads)
             _run_width(x.reshape(-1), wpk.reshape(-1), br, y.reshape(-1), N, G, Cg, rem,
                        (ad, ah, aw), plan, nthreads, Kg, Kt)
+
+
+def left_over_channels(Py_ssize_t Kg, Py_ssize_t KB, Py_ssize_t VL):
+    """Output channels past the last whole block of KB that the width path
+    computes instead of a block of KB (at most a quarter vector: 33 = 2 x 16
+    + 1), or 0."""
+    cdef Py_ssize_t rem = Kg % KB if Kg > KB else 0
+    return rem if rem * 4 <= VL else 0
 
 
 def _channel_slice(w, b, Py_ssize_t G, Py_ssize_t Kg, Py_ssize_t k0, Py_ssize_t k1,
@@ -2700,9 +2708,9 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
     # a few output channels past the last whole block (e.g. 33 = 2 x 16 + 1)
     # on the width path, as in the forward, rather than a block of KB
     # computed for them
-    rem = Kg % KB if Kg > KB else 0
+    rem = left_over_channels(Kg, KB, VL)
     plan = None
-    if rem and rem * 4 <= VL:
+    if rem:
         plan = width_path_plan(Cg, rem, axes, x.dtype, True, seg=WIDTH_GRAD_SEG)
     if plan is None:
         rem = 0
