@@ -494,10 +494,15 @@ def test_transposed_streamed_output(xs, ws, stride, padding, dtype):
     (True, (2, 24, 131), (24, 20, 5), 3, 1),      # 3 phases, not woven
     (False, (1, 12, 2100), (16, 12, 7), 1, 3),    # forward, one row of 17 segments
     (False, (3, 5, 700), (40, 5, 4), 2, 0),       # strided, two channel blocks
+    # rows whose input window (all channels) exceeds the chunk size, with
+    # several channel blocks: 3 chunks (float32; 5 in float64) per row
+    (False, (2, 64, 2100), (64, 64, 9), 1, 4),
+    (True, (1, 64, 1100), (64, 64, 4), 2, 1),     # 2 woven phases, 2 chunks
 ])
 def test_few_rows_split_for_threads(transpose, xs, ws, stride, padding, dtype):
-    """1-D layers with fewer rows than 4 per thread run each row in chunks
-    of whole segments, one chunk per work item: any thread count gives the
+    """1-D layers with fewer rows than 4 per thread, or rows whose input
+    window is larger than a chunk's, run each row in chunks of whole
+    segments, one chunk per work item: any thread count gives the
     reference's result, bitwise the same as one thread."""
     rng = np.random.default_rng(17)
     x = rng.standard_normal(xs).astype(dtype)
