@@ -2094,10 +2094,13 @@ cdef enum:
     XCACHE_ELEMS = 131072    # per-thread windows of packed input rows (elements)
     GBUF_ELEMS = 65536       # the packed gy rows of one item's channel blocks
     ROW_GROUP = 8            # output rows per tile reduction (at most)
+    BAND_MIN_FLOPS = 16000000  # a row band's share of an image's weight gradient
 
 
 cdef struct BPlan:
     Py_ssize_t N, G, Cg, Kg, KB, nkb, nchunks, chunk0, oseg
+    Py_ssize_t bands                  # row bands per batch chunk (its chunks:
+                                      # nchunks * bands)
     Py_ssize_t Ky                     # gy's channels per group (its first Kg here)
     Py_ssize_t nkg, nkbg              # channel blocks per item, items per group
     int kv
@@ -2225,6 +2228,8 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t kbg = item % P.nkbg, g = (item // P.nkbg) % P.G
     cdef Py_ssize_t chunk = item // (P.nkbg * P.G)
+    cdef Py_ssize_t band = chunk % P.bands, ic = chunk // P.bands
+    cdef Py_ssize_t h_lo = band * P.ah.n_q // P.bands, h_hi = (band + 1) * P.ah.n_q // P.bands
     cdef Py_ssize_t kb0 = kbg * P.nkg, kb1 = kb0 + P.nkg, kb, nk
     cdef Py_ssize_t n, qd, qh, nr, r, td0, td1, th0, th1, t0, t1, td, th, o0, no, i
     cdef Py_ssize_t width, kw, c0, pb, span, idep, lo, hi
@@ -2240,7 +2245,7 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
     # (kw, c) pairs: with dilation 1 their input offsets kw*Cg + c are one
     # contiguous run, so tiles span taps
     span = aw.taps * P.Cg if aw.dil == 1 else P.Cg
-    for n in range(chunk * P.N // P.nchunks, (chunk + 1) * P.N // P.nchunks):
+    for n in range(ic * P.N // P.nchunks, (ic + 1) * P.N // P.nchunks):
         ximg = x + (n * P.G + g) * P.Cg * P.xs_c
         o0 = 0
         while o0 < aw.n_q:
@@ -2250,11 +2255,11 @@ cdef inline void bww_item(Py_ssize_t item, const BPlan* P, const floating* x,
                 state[3 * i] = -1
             for qd in range(P.ad.n_q):
                 tap_range(&P.ad, qd, &td0, &td1)
-                qh = 0
-                while qh < P.ah.n_q:
+                qh = h_lo
+                while qh < h_hi:
                     tap_range(&P.ah, qh, &th0, &th1)
                     nr = 1
-                    while nr < P.rmax and qh + nr < P.ah.n_q:
+                    while nr < P.rmax and qh + nr < h_hi:
                         tap_range(&P.ah, qh + nr, &t0, &t1)
                         if t0 != th0 or t1 != th1:
                             break
@@ -2310,16 +2315,18 @@ cdef inline void wave_blocks(BPlan* P, Py_ssize_t nw, int nthreads) noexcept nog
 def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
                          floating[::1] slots, floating[::1] total, Py_ssize_t N,
                          Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv,
-                         Py_ssize_t nchunks, tuple axes, int nthreads, Py_ssize_t Ky=0):
+                         Py_ssize_t nchunks, tuple axes, int nthreads, Py_ssize_t Ky=0,
+                         Py_ssize_t bands=1):
     """total = the weight gradient, [G][nkb][KD][KH][KW][Cg][KB] (weight_slots),
-    of gy's first Kg channels of Ky per group (Ky = Kg by default)."""
+    of gy's first Kg channels of Ky per group (Ky = Kg by default); each
+    batch chunk's output rows in ``bands`` bands, a chunk each."""
     cdef BPlan P
     cdef Py_ssize_t nitems, t, i, nw, c0, nslots, n = total.shape[0]
     cdef floating[:, ::1] gbuf
     cdef floating[:, ::1] xcache
     cdef Py_ssize_t[:, ::1] windows
     P.ad, P.ah, P.aw = make_axis(axes[0]), make_axis(axes[1]), make_axis(axes[2])
-    P.N, P.G, P.Cg, P.Kg, P.kv, P.nchunks = N, G, Cg, Kg, kv, nchunks
+    P.N, P.G, P.Cg, P.Kg, P.kv, P.nchunks, P.bands = N, G, Cg, Kg, kv, nchunks, max(1, bands)
     P.Ky = Ky if Ky else Kg
     P.KB = kv * vector_lanes(<floating> 0)
     P.nkb = (Kg + P.KB - 1) // P.KB
@@ -2360,6 +2367,7 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     gbuf = scratch("grad_row", nthreads, P.nkg * P.rmax * P.oseg * P.KB, dt)
     xcache = scratch("input_rows", nthreads, P.span_d * P.wrows * P.slot_elems, dt)
     windows = scratch("input_row_windows", nthreads, 3 * P.span_d, np.intp)
+    nchunks *= P.bands
     with nogil:
         c0 = 0
         while c0 < nchunks:
@@ -2388,6 +2396,21 @@ def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_siz
     n = min(n, max(N, 1))
     n = min(n, max(1, (64 << 20) // max(blocks * block_size * 8, 1)))
     return n
+
+
+def backward_weight_bands(Py_ssize_t N, Py_ssize_t nchunks, Py_ssize_t blocks,
+                          Py_ssize_t rows, double image_flops):
+    """Row bands per batch chunk of the channel tiles' weight gradient: a
+    batch of one image per chunk with fewer than 16 items (3 images, one
+    channel block) splits each image's output rows into bands of at least
+    ROW_GROUP rows and BAND_MIN_FLOPS, a chunk each, towards 16 items.
+    Like the chunks, a function of the shape only.  (Each wave of chunks
+    is a parallel region and a sum of partial tensors: 4 x 16 -> 16 3x3
+    channels on 32 x 32, in 4 bands per image, ran 0.85x at 2 threads.)"""
+    if nchunks != N or N * blocks >= 16:
+        return 1
+    return max(1, min(-(-16 // (N * blocks)), rows // ROW_GROUP,
+                      <Py_ssize_t> (image_flops / BAND_MIN_FLOPS)))
 
 
 # --------------------------------------------------------------------------
@@ -2765,10 +2788,13 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
     nkb = -(-Kt // KB)
     block = Cg * KD * KH * KW * KB
     nchunks = backward_weight_chunks(N, G * nkb, block)
+    bands = backward_weight_bands(N, nchunks, G * nkb, gy.shape[3],
+                                  2 * K * Cg * KD * KH * KW * gy[0, 0].size)
     total = aligned_empty((G, nkb, KD, KH, KW, Cg, KB), x.dtype)
     total.fill(0)
-    _run_backward_weight(xf, gf, weight_slots(nchunks, nthreads, total.size, x.dtype),
-                         total.reshape(-1), N, G, Cg, Kt, kv, nchunks, axes, nthreads, Kg)
+    _run_backward_weight(xf, gf, weight_slots(nchunks * bands, nthreads, total.size, x.dtype),
+                         total.reshape(-1), N, G, Cg, Kt, kv, nchunks, axes, nthreads, Kg,
+                         bands)
     # (G, nkb, KD, KH, KW, Cg, KB) -> (G, Kg, Cg, KD, KH, KW), block by block
     # (strided copies, no temporary)
     tv = total.transpose(0, 1, 6, 5, 2, 3, 4)

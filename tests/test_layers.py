@@ -766,6 +766,39 @@ def test_weight_gradient_channel_remainder(xs, ws, stride, padding, dilation, gr
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,stride,padding,dilation", [
+    ((2, 16, 40, 40), (32, 16, 5, 5), 1, 2, 1),            # 2 bands of 20 rows
+    ((3, 17, 37, 41), (33, 17, 5, 5), 1, 2, 1),            # bands, and the remainder channel
+    ((1, 32, 100, 90), (32, 32, 3, 3), 2, 1, 2),           # strided, dilated: bands of 24-25
+    ((1, 8, 4, 48, 40), (32, 8, 3, 3, 3), 1, 1, 1),        # 3-D: bands of each plane's rows
+])
+def test_weight_gradient_row_bands(xs, ws, stride, padding, dilation, dtype):
+    """A small batch (fewer than 16 channel-block items) splits each image's
+    output rows into bands, a batch chunk each: against the reference, the
+    same bits for any thread count."""
+    nd = len(ws) - 2
+    out = tuple((n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+                for n, k in zip(xs[2:], ws[2:]))
+    flops = 2 * ws[0] * ws[1] * int(np.prod(ws[2:])) * int(np.prod(out))
+    # the geometry takes bands (blocks: the channel tiles' blocks of 32
+    # float32 / 16 float64 channels)
+    blocks = -(-(ws[0] // 32 * 32) // (32 if dtype == np.float32 else 16))
+    assert _dispatch.kernels.backward_weight_bands(xs[0], xs[0], blocks, out[-2], flops) > 1
+    rng = np.random.default_rng(29)
+    x = rng.standard_normal(xs).astype(dtype)
+    pads = [(padding, padding)] * nd
+    gy = rng.standard_normal((xs[0], ws[0]) + out).astype(dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    got = cyconv.conv_backward_weight(x, gy, ws, **kw, num_threads=1)
+    want = ref.backward_weight(x, gy, ws, (stride,) * nd, pads, (dilation,) * nd, 1)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, (stride,) * nd, pads,
+                                   (dilation,) * nd, 1)
+    assert_close(got, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+    for t in (2, 3, 4):
+        assert cyconv.conv_backward_weight(x, gy, ws, **kw, num_threads=t).tobytes() == got.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", [
     ((2, 9, 30, 13), (40, 9, 3, 3), 1, 1, 1),               # groups of rows, border rows
     ((1, 5, 37, 11), (20, 5, 3, 2), (2, 1), (2, 0), (3, 1)),  # stride and dilation along h
     ((1, 300, 9, 310), (3, 300, 3, 3), 1, 1, 1),            # row segments, small windows
