@@ -2392,25 +2392,28 @@ def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_siz
     """Batch chunks of the weight-gradient reduction: a function of the shape
     only (never of the thread count), so the summation order is fixed.
     Enough independent items for 16 threads, bounded partial-sum memory."""
-    cdef Py_ssize_t n = max(1, -(-16 // max(blocks, 1)))
+    cdef Py_ssize_t n = max(1, 16 // max(blocks, 1))     # (at most 16 items)
     n = min(n, max(N, 1))
     n = min(n, max(1, (64 << 20) // max(blocks * block_size * 8, 1)))
     return n
 
 
 def backward_weight_bands(Py_ssize_t N, Py_ssize_t nchunks, Py_ssize_t blocks,
-                          Py_ssize_t rows, double image_flops):
+                          Py_ssize_t block_size, Py_ssize_t rows, double image_flops):
     """Row bands per batch chunk of the channel tiles' weight gradient: a
-    batch of one image per chunk with fewer than 16 items (3 images, one
+    batch of one image per chunk with at most 8 items (3 images, one
     channel block) splits each image's output rows into bands of at least
-    ROW_GROUP rows and BAND_MIN_FLOPS, a chunk each, towards 16 items.
-    Like the chunks, a function of the shape only.  (Each wave of chunks
-    is a parallel region and a sum of partial tensors: 4 x 16 -> 16 3x3
-    channels on 32 x 32, in 4 bands per image, ran 0.85x at 2 threads.)"""
-    if nchunks != N or N * blocks >= 16:
+    ROW_GROUP rows and BAND_MIN_FLOPS, a chunk each, up to 16 items, the
+    partial sums within backward_weight_chunks' bound.  Like the chunks, a
+    function of the shape only.  (Each wave of chunks is a parallel region
+    and a sum of partial tensors: 4 x 16 -> 16 3x3 channels on 32 x 32, in
+    4 bands per image, ran 0.85x at 2 threads.)"""
+    cdef Py_ssize_t items = N * max(blocks, 1)
+    if nchunks != N or items > 8:
         return 1
-    return max(1, min(-(-16 // (N * blocks)), rows // ROW_GROUP,
-                      <Py_ssize_t> (image_flops / BAND_MIN_FLOPS)))
+    return max(1, min(16 // items, rows // ROW_GROUP,
+                      <Py_ssize_t> (image_flops / BAND_MIN_FLOPS),
+                      (64 << 20) // max(items * block_size * 8, 1)))
 
 
 # --------------------------------------------------------------------------
@@ -2788,7 +2791,7 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
     nkb = -(-Kt // KB)
     block = Cg * KD * KH * KW * KB
     nchunks = backward_weight_chunks(N, G * nkb, block)
-    bands = backward_weight_bands(N, nchunks, G * nkb, gy.shape[3],
+    bands = backward_weight_bands(N, nchunks, G * nkb, block, gy.shape[3],
                                   2 * K * Cg * KD * KH * KW * gy[0, 0].size)
     total = aligned_empty((G, nkb, KD, KH, KW, Cg, KB), x.dtype)
     total.fill(0)

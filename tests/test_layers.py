@@ -492,12 +492,12 @@ def test_transposed_streamed_output(xs, ws, stride, padding, dtype):
 @pytest.mark.parametrize("transpose,xs,ws,stride,padding", [
     (True, (1, 40, 300), (40, 32, 16), 8, 4),     # 8 woven phases, 19 segments
     (True, (2, 24, 131), (24, 20, 5), 3, 1),      # 3 phases, not woven
-    (False, (1, 12, 2100), (16, 12, 7), 1, 3),    # forward, one row of 17 segments
+    (False, (1, 12, 2100), (16, 12, 7), 1, 3),    # forward, one row of 19 segments (avx512)
     (False, (3, 5, 700), (40, 5, 4), 2, 0),       # strided, two channel blocks
     # rows whose input window (all channels) exceeds the chunk size, with
     # several channel blocks: 3 chunks (float32; 5 in float64) per row
     (False, (2, 64, 2100), (64, 64, 9), 1, 4),
-    (True, (1, 64, 1100), (64, 64, 4), 2, 1),     # 2 woven phases, 2 chunks
+    (True, (1, 64, 1100), (64, 64, 4), 2, 1),     # 2 woven phases, 2 chunks (float64: 3)
 ])
 def test_few_rows_split_for_threads(transpose, xs, ws, stride, padding, dtype):
     """1-D layers with fewer rows than 4 per thread, or rows whose input
@@ -766,23 +766,29 @@ def test_weight_gradient_channel_remainder(xs, ws, stride, padding, dilation, gr
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,stride,padding,dilation", [
-    ((2, 16, 40, 40), (32, 16, 5, 5), 1, 2, 1),            # 2 bands of 20 rows
-    ((3, 17, 37, 41), (33, 17, 5, 5), 1, 2, 1),            # bands, and the remainder channel
+    ((1, 16, 40, 40), (32, 16, 5, 5), 1, 2, 1),            # 2 bands of 20 rows
+    ((2, 32, 37, 41), (16, 32, 5, 5), 1, 2, 1),            # two images, bands of 18-19 rows
     ((1, 32, 100, 90), (32, 32, 3, 3), 2, 1, 2),           # strided, dilated: bands of 24-25
     ((1, 8, 4, 48, 40), (32, 8, 3, 3, 3), 1, 1, 1),        # 3-D: bands of each plane's rows
 ])
 def test_weight_gradient_row_bands(xs, ws, stride, padding, dilation, dtype):
-    """A small batch (fewer than 16 channel-block items) splits each image's
+    """A small batch (at most 8 channel-block items) splits each image's
     output rows into bands, a batch chunk each: against the reference, the
     same bits for any thread count."""
     nd = len(ws) - 2
     out = tuple((n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
                 for n, k in zip(xs[2:], ws[2:]))
     flops = 2 * ws[0] * ws[1] * int(np.prod(ws[2:])) * int(np.prod(out))
-    # the geometry takes bands (blocks: the channel tiles' blocks of 32
-    # float32 / 16 float64 channels)
-    blocks = -(-(ws[0] // 32 * 32) // (32 if dtype == np.float32 else 16))
-    assert _dispatch.kernels.backward_weight_bands(xs[0], xs[0], blocks, out[-2], flops) > 1
+    # the geometry takes bands in this build: the channel tiles' blocks as
+    # conv_backward_weight counts them (a remainder past the last whole
+    # block on the width path)
+    k = _dispatch.kernels
+    vl = k.lanes(dtype)
+    kb = k.choose_kv(ws[0], dtype) * vl
+    kt = ws[0] - k.left_over_channels(ws[0], kb, vl)
+    kb = k.choose_kv(kt, dtype) * vl
+    block = ws[1] * int(np.prod(ws[2:])) * kb
+    assert k.backward_weight_bands(xs[0], xs[0], -(-kt // kb), block, out[-2], flops) > 1
     rng = np.random.default_rng(29)
     x = rng.standard_normal(xs).astype(dtype)
     pads = [(padding, padding)] * nd
