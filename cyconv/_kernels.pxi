@@ -658,6 +658,9 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
     cdef Plan* plans
     cdef const floating* bp = NULL
     cdef Py_ssize_t nitems, item, nq = 0, nwc
+    cdef floating* ab
+    cdef floating* pt
+    cdef bint one_row
     cdef floating[:, ::1] abuf
     cdef floating[:, ::1] pbuf
     cdef floating* pb = NULL
@@ -712,7 +715,8 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
         # threads' shares even out (the same segments either way: the same
         # results)
         nwc = 1
-        if ad.n_q * ah.n_q == 1 and 1 < nthreads and nitems < 4 * nthreads:
+        one_row = ad.n_q * ah.n_q == 1
+        if one_row and 1 < nthreads and nitems < 4 * nthreads:
             nwc = min((4 * nthreads + nitems - 1) // nitems, (nq + SEGMENT - 1) // SEGMENT)
         # 1-D rows whose input window (all channels) outgrows L2 and that have
         # several output-channel blocks: in chunks too, a chunk's blocks one
@@ -720,7 +724,7 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
         # the chunk's input from L2, not the whole row's again from L3
         # (64 -> 64, k9, rows of 4096: 1 MiB of input; 1.01-1.02x at 2
         # threads, float64 1.02x, 1.00x at 1)
-        if ad.n_q * ah.n_q == 1 and plans[0].nkb > 1:
+        if one_row and plans[0].nkb > 1:
             nwc = max(nwc, row_chunks(nq, Cg * plans[0].aw.stride * sizeof(floating)))
         nitems *= nwc
         nthreads = max(1, min(nthreads, nitems))
@@ -731,26 +735,22 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
             pb = &pbuf[0, 0]
         with nogil:
             if nthreads > 1:
-                # (1-D rows in chunks: a few large items, dealt one at a
-                # time; guided deals the first half of them in one piece)
-                if nwc > 1:
-                    with parallel(num_threads=nthreads):
+                with parallel(num_threads=nthreads):
+                    ab = &abuf[omp_get_thread_num(), 0]
+                    pt = (pb + omp_get_thread_num() * nph * SEGMENT * plans[0].KB
+                          if weave else NULL)
+                    # (1-D rows in chunks: a few large items, dealt one at a
+                    # time; guided deals the first half of them in one piece)
+                    if nwc > 1:
                         for item in prange(nitems, schedule="dynamic"):
-                            conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0],
-                                     &abuf[omp_get_thread_num(), 0],
-                                     pb + omp_get_thread_num() * nph * SEGMENT * plans[0].KB
-                                     if weave else NULL, nwc)
-                        if plans[0].stream:
-                            cy_sfence()
-                else:
-                    with parallel(num_threads=nthreads):
+                            conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], ab, pt,
+                                     nwc)
+                    else:
                         for item in prange(nitems, schedule="guided"):
-                            conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0],
-                                     &abuf[omp_get_thread_num(), 0],
-                                     pb + omp_get_thread_num() * nph * SEGMENT * plans[0].KB
-                                     if weave else NULL, nwc)
-                        if plans[0].stream:
-                            cy_sfence()
+                            conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], ab, pt,
+                                     nwc)
+                    if plans[0].stream:
+                        cy_sfence()
             else:
                 for item in range(nitems):
                     conv_row(item, plans, nph, nq, &x[0], &wpk[0], bp, &y[0], &abuf[0, 0], pb,
@@ -2095,6 +2095,7 @@ cdef enum:
     GBUF_ELEMS = 65536       # the packed gy rows of one item's channel blocks
     ROW_GROUP = 8            # output rows per tile reduction (at most)
     BAND_MIN_FLOPS = 16000000  # a row band's share of an image's weight gradient
+    PARTIAL_SUM_BYTES = 64 << 20  # bound on the batch chunks' partial sums (as float64)
 
 
 cdef struct BPlan:
@@ -2394,7 +2395,7 @@ def backward_weight_chunks(Py_ssize_t N, Py_ssize_t blocks, Py_ssize_t block_siz
     Enough independent items for 16 threads, bounded partial-sum memory."""
     cdef Py_ssize_t n = max(1, 16 // max(blocks, 1))     # (at most 16 items)
     n = min(n, max(N, 1))
-    n = min(n, max(1, (64 << 20) // max(blocks * block_size * 8, 1)))
+    n = min(n, max(1, PARTIAL_SUM_BYTES // max(blocks * block_size * 8, 1)))
     return n
 
 
@@ -2413,7 +2414,7 @@ def backward_weight_bands(Py_ssize_t N, Py_ssize_t nchunks, Py_ssize_t blocks,
         return 1
     return max(1, min(16 // items, rows // ROW_GROUP,
                       <Py_ssize_t> (image_flops / BAND_MIN_FLOPS),
-                      (64 << 20) // max(items * block_size * 8, 1)))
+                      PARTIAL_SUM_BYTES // max(items * block_size * 8, 1)))
 
 
 # --------------------------------------------------------------------------
