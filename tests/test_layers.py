@@ -548,6 +548,11 @@ def test_few_rows_split_for_threads(transpose, xs, ws, stride, padding, dtype):
     ((2, 5, 17, 40), (1, 5, 3, 3), 1, 1, 1),             # 5 channels onto one
     ((2, 2, 6, 40), (2, 1, 3, 3), (4, 1), 2, 1),         # output rows reading no input
     ((4, 3, 100), (3, 1, 5), 2, 3, 1),                   # 1-D depthwise
+    # tall depthwise: several 4-row blocks with all their input rows inside
+    ((2, 3, 30, 23), (3, 1, 3, 3), 1, 3, 1),             # rows of 2 vectors
+    ((2, 2, 31, 12), (2, 1, 3, 3), 1, 2, 1),             # rows of one vector
+    ((1, 2, 26, 60), (2, 1, 5, 5), 2, 2, 1),             # 5 kernel rows
+    ((2, 2, 33, 40), (2, 1, 7, 3), 3, 2, 1),             # 7 kernel rows
 ])
 def test_width_path(xs, ws, padding, groups, dilation, dtype):
     """Few output channels per group, or a short reduction: vectors along
