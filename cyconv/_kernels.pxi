@@ -1137,10 +1137,13 @@ cdef inline void masked_rows(
     leave the input (WIN_MASKED), on wrb_tile: each tile of up to 4 rows
     reads only its input rows inside the input, and zeroes the lanes of
     its first and last vectors outside their row (so tiles are cut where
-    a vector between would leave it: padding wider than a vector)."""
+    a vector between would leave it: padding wider than a vector).  Where
+    wrb_blocks holds, the 4-row blocks whose input rows all lie inside the
+    input go to each tile in one call (nb blocks): the tiles between the
+    top and bottom padding cost one call per column of tiles."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
-    cdef Py_ssize_t oh = oh0, nr, q, nq, pv, pvmax, ilo, ihi, qa, qb
+    cdef Py_ssize_t oh = oh0, nr, nb, q, nq, pv, pvmax, ilo, ihi, qa, qb, room
     cdef const floating* xt
     cdef const floating* wg = w + (ng % P.G) * P.wm
     cdef const floating* bg = (b + ng % P.G) if b != NULL else NULL
@@ -1151,6 +1154,13 @@ cdef inline void masked_rows(
         pvmax = wrb_max_pv(nr)
         # input rows i (ah.dil apart) of the tile inside the input: [ilo, ihi)
         step_range(ah, oh, ah.taps + nr - 1, &ilo, &ihi)
+        nb = 1
+        if wrb_blocks(<floating> 0) and nr == 4 and ilo == 0 and ihi == ah.taps + 3:
+            # the blocks from oh on whose last input row is inside too
+            room = ah.n_in - 1 - oh * ah.stride - ah.off - (ah.taps + 2) * ah.dil
+            nb = room // (4 * ah.stride) + 1
+            if nb > (oh1 - oh) // 4:
+                nb = (oh1 - oh) // 4
         xt = src + (oh * ah.stride + ah.off - ih_lo) * rs
         yt = (y + P.y0 + (ng * P.Ky + P.k0) * P.ys_c
               + (oh * ah.out_step + ah.out_base) * P.ys_h + aw.out_base)
@@ -1166,9 +1176,10 @@ cdef inline void masked_rows(
             nq = q1 - q if q1 - q < pv * P.VL else pv * P.VL
             wrb_tile(nr, pv, xt + (q - q0), wg, bg, yt + q, P.Cg, cs, P.wc,
                      ah.taps, aw.taps, ah.dil * rs, aw.dil, aw.taps,
-                     ah.out_step * P.ys_h, nq, ilo, ihi, q + aw.off, aw.n_in)
+                     ah.out_step * P.ys_h, nq, ilo, ihi, q + aw.off, aw.n_in,
+                     nb, nr * ah.stride * rs, nr * ah.out_step * P.ys_h)
             q += nq
-        oh += nr
+        oh += nr * nb
 
 
 cdef inline void one_channel_rows(
