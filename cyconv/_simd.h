@@ -272,6 +272,20 @@ static __inline cy_vf32 cy_kmload_f32(const float *p, cy_kmf32 m) {
     return (cy_vf32)_mm512_maskz_loadu_ps(m, p); }
 static __inline cy_vf64 cy_kmload_f64(const double *p, cy_kmf64 m) {
     return (cy_vf64)_mm512_maskz_loadu_pd(m, p); }
+/* cy_kmbits: a mask from the low lane bits of an integer (a table entry);
+ * cy_kmzero: v with the lanes outside m zeroed, in the register */
+static __inline cy_kmf32 cy_kmbits_f32(unsigned bits) { return (cy_kmf32)bits; }
+static __inline cy_kmf64 cy_kmbits_f64(unsigned bits) { return (cy_kmf64)bits; }
+static __inline cy_vf32 cy_kmzero_f32(cy_vf32 v, cy_kmf32 m) {
+    return (cy_vf32)_mm512_maskz_mov_ps(m, (__m512)v); }
+static __inline cy_vf64 cy_kmzero_f64(cy_vf64 v, cy_kmf64 m) {
+    return (cy_vf64)_mm512_maskz_mov_pd(m, (__m512d)v); }
+/* cy_kmfma: acc + a * b in the lanes of m, acc itself in the others (no
+ * product at all there: a NaN in a or b outside m stays out) */
+static __inline cy_vf32 cy_kmfma_f32(cy_vf32 acc, cy_vf32 a, cy_vf32 b, cy_kmf32 m) {
+    return (cy_vf32)_mm512_mask3_fmadd_ps((__m512)a, (__m512)b, (__m512)acc, m); }
+static __inline cy_vf64 cy_kmfma_f64(cy_vf64 acc, cy_vf64 a, cy_vf64 b, cy_kmf64 m) {
+    return (cy_vf64)_mm512_mask3_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)acc, m); }
 #else
 typedef cy_vf32 cy_kmf32;
 typedef cy_vf64 cy_kmf64;

@@ -715,6 +715,48 @@ def test_width_path_weight_gradient(xs, ws, padding, groups, dilation, dtype):
     assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,padding,groups", [
+    ((3, 4, 28, 28), (4, 1, 3, 3), 1, 4),        # depthwise: rows of 1.75 vectors
+    ((2, 3, 14, 14), (3, 1, 3, 3), 1, 3),        # rows shorter than a vector
+    ((2, 2, 9, 7), (2, 1, 3, 3), 1, 2),          # several rows per vector
+    ((2, 2, 12, 33), (2, 1, 5, 5), 2, 2),        # two columns of padding
+    ((2, 2, 10, 16), (2, 1, 5, 3), (2, 1), 2),   # rows of exactly one vector
+    ((2, 2, 6, 40), (2, 1, 1, 5), (0, 2), 2),    # one tap row
+    ((2, 2, 11, 21), (2, 1, 5, 1), (2, 0), 2),   # one tap column
+    ((3, 2, 13, 30), (4, 2, 3, 3), 1, 1),        # gy channels two at a time
+    ((2, 1, 3, 5), (1, 1, 3, 3), 1, 1),          # a tiny image
+])
+def test_flat_weight_gradient_runs(xs, ws, padding, groups, dtype):
+    """Same-width stride-1 layers whose weight gradient runs each block's
+    rows as one flat sequence of positions (vectors spanning rows, a lane
+    table for the columns each tap keeps): against the float64 reference;
+    a non-finite input value at a row end or in a first or last row
+    reaches only the taps that read it (not as the next row's padding, nor
+    times the zero of a gy row outside the image); the same bits for 1 and
+    2 threads."""
+    rng = np.random.default_rng(29)
+    pad = padding if isinstance(padding, tuple) else (padding, padding)
+    pads = [(p, p) for p in pad]
+    x = rng.standard_normal(xs).astype(dtype)
+    gy = rng.standard_normal((xs[0], ws[0]) + xs[2:]).astype(dtype)
+    kw = dict(padding=pad, groups=groups)
+    dw = cyconv.conv_backward_weight(x, gy, ws, num_threads=1, **kw)
+    want = ref.backward_weight(x, gy, ws, (1, 1), pads, (1, 1), groups)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, (1, 1), pads, (1, 1), groups)
+    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+    assert np.array_equal(dw, cyconv.conv_backward_weight(x, gy, ws, num_threads=2, **kw))
+    for row, column, value in ((1, 0, np.nan), (1, -1, np.inf), (-1, 1, -np.inf),
+                               (-2, -1, np.nan), (0, 0, np.inf)):
+        for image in (0, -1):
+            xv = x.copy()
+            xv[image, :, row, column] = value
+            with np.errstate(invalid="ignore"):
+                got = cyconv.conv_backward_weight(xv, gy, ws, **kw)
+                want = ref.backward_weight(xv, gy, ws, (1, 1), pads, (1, 1), groups)
+            assert np.array_equal(np.isfinite(got), np.isfinite(want)), (image, row, column)
+
+
 def test_zero_extent_input_with_padding_gives_bias():
     """An input with a zero-length spatial dim but padding still has outputs
     (windows made only of padding): they equal the bias."""
