@@ -757,6 +757,28 @@ def test_flat_weight_gradient_runs(xs, ws, padding, groups, dtype):
             assert np.array_equal(np.isfinite(got), np.isfinite(want)), (image, row, column)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,groups", [
+    ((3, 4, 40), (4, 1, 5), 4),       # 1-D depthwise, rows of 2.5 vectors
+    ((2, 2, 7), (2, 1, 3), 2),        # several rows (images' channels) per vector
+    ((5, 3, 63), (8, 3, 3), 1),       # gy channels two at a time
+    ((2, 1, 1), (1, 1, 3), 1),        # one position
+])
+def test_flat_weight_gradient_runs_1d(xs, ws, groups, dtype):
+    """The flat weight-gradient runs on 1-D same-width layers (one row per
+    channel): against the float64 reference, 1 and 2 threads the same bits."""
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal(xs).astype(dtype)
+    gy = rng.standard_normal((xs[0], ws[0], xs[2])).astype(dtype)
+    p = ws[2] // 2
+    dw = cyconv.conv_backward_weight(x, gy, ws, padding=p, groups=groups, num_threads=1)
+    want = ref.backward_weight(x, gy, ws, (1,), [(p, p)], (1,), groups)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, (1,), [(p, p)], (1,), groups)
+    assert_close(dw, want, want_abs, xs[0] * xs[2], dtype)
+    assert np.array_equal(dw, cyconv.conv_backward_weight(x, gy, ws, padding=p, groups=groups,
+                                                          num_threads=2))
+
+
 def test_zero_extent_input_with_padding_gives_bias():
     """An input with a zero-length spatial dim but padding still has outputs
     (windows made only of padding): they equal the bias."""
