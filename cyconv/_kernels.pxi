@@ -1647,6 +1647,11 @@ cdef void flat_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef bint pairs = whf_supported(ah.taps, P.aw.taps, 2)
     cdef const floating* xw
     cdef const floating* grow
+    cdef const floating* gnext
+    cdef const floating* xnext
+    cdef const floating* pf0
+    cdef const floating* pf1
+    cdef bint last, nlast
     memset(lanes, 0, P.Kg * P.Cg * P.wc * P.VL * sizeof(floating))
     # the input rows inside the input, of the block of every output row
     # whose row 0 is input row ah.off
@@ -1659,10 +1664,30 @@ cdef void flat_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
         while m < P.Kg:
             mk = 2 if pairs and m + 1 < P.Kg else 1
             grow = gy + ((n * P.G + g) * P.Ky + P.k0 + m) * P.ys_c
+            # while the tiles read these planes, the next ones are asked for
+            # into L2, one line per vector step (every plane starts a page
+            # of its own, where the hardware prefetcher starts cold): the
+            # next gy channels' planes during the first input channel's run,
+            # the next image's input planes during the last gy channels'
+            # (elsewhere the current planes, already in L1)
+            last = m + mk >= P.Kg
+            nlast = n + 1 >= (chunk + 1) * N // nchunks
+            if not last:
+                gnext = grow + mk * P.ys_c
+            elif not nlast:
+                gnext = gy + (((n + 1) * P.G + g) * P.Ky + P.k0) * P.ys_c
+            else:
+                gnext = grow
+            xnext = xw + P.Cg * P.G * P.xs_c if last and not nlast else xw
             for c in range(P.Cg):
+                if c == 0:
+                    pf0 = gnext
+                    pf1 = gnext + P.ys_c if mk == 2 else xnext
+                else:
+                    pf0 = pf1 = xnext + c * P.xs_c
                 whf_tile(ah.taps, P.aw.taps, mk, grow, P.ys_c, xw + c * P.xs_c, W, nr,
                          ilo * W, ihi * W, lanes + (m * P.Cg + c) * P.wc * P.VL,
-                         P.Cg * P.wc * P.VL, P.ftab)
+                         P.Cg * P.wc * P.VL, P.ftab, pf0, pf1)
             m += mk
     lanes_to_part(lanes, P.Kg * P.Cg * P.wc, P.VL,
                   part + ((chunk - chunk0) * P.G + g) * P.Kg * P.Cg * P.wc)
