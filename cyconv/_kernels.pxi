@@ -1477,13 +1477,13 @@ def flat_grad_table(Py_ssize_t W, Py_ssize_t taps, Py_ssize_t VL):
 
 
 cdef inline void masked_grad_rows(
-        const WPlan* P, Py_ssize_t mk, const floating* g, const floating* xc, Py_ssize_t rs,
-        Py_ssize_t nr, Py_ssize_t q0, Py_ssize_t q1, floating* acc,
+        const WPlan* P, Py_ssize_t kh, Py_ssize_t mk, const floating* g, const floating* xc,
+        Py_ssize_t rs, Py_ssize_t nr, Py_ssize_t q0, Py_ssize_t q1, floating* acc,
         const floating* gend, Py_ssize_t ilo, Py_ssize_t ihi) noexcept nogil:
-    """The row-block weight gradient (wh_tile) of mk (1 or 2) gy channels
-    from g (rows ys_h apart, position q0 first) and one input channel xc read in place
-    (WIN_MASKED; position q0's window at column 0): input rows [ilo, ihi)
-    of the block only, the lanes of the first and last vectors of a call
+    """The row-block weight gradient (wh_tile) of kh tap rows and mk (1
+    or 2) gy channels from g (rows ys_h apart, position q0 first) and one
+    input channel xc read in place (WIN_MASKED; position q0's window at
+    column 0): input rows [ilo, ihi) of the block only, the lanes of the first and last vectors of a call
     outside their row zeroed; calls are cut where a vector between would
     leave the row (padding wider than a vector)."""
     cdef const Axis* ah = &P.ah
@@ -1496,7 +1496,7 @@ cdef inline void masked_grad_rows(
         if k < 2 and q + P.VL >= qa:
             k = 2
         n = q1 - q if q1 - q < k * P.VL else k * P.VL
-        wh_tile(ah.taps, aw.taps, mk, g + (q - q0), P.ys_h, P.ys_c, xc + (q - q0),
+        wh_tile(kh, aw.taps, mk, g + (q - q0), P.ys_h, P.ys_c, xc + (q - q0),
                 ah.stride * rs, nr, n // P.VL, n % P.VL, aw.dil, acc, P.Cg * P.wc * P.VL,
                 gend, ilo, ihi, q + aw.off, aw.n_in)
         q += n
@@ -1521,10 +1521,15 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef const floating* src
     cdef int mode
     cdef floating* a
-    # rows of a block reduce together when output row r reads input row r + kh
-    cdef bint shared = (ah.stride == ah.dil and aw.stride == 1
-                        and wh_supported(ah.taps, aw.taps, 1))
-    cdef bint pairs = shared and wh_supported(ah.taps, aw.taps, 2)
+    # rows of a block reduce together when output row r reads input row r + kh:
+    # all tap rows at once, or for kernels wider than 5 taps (whose tiles
+    # fit fewer tap rows in the registers) in groups of khg tap rows (the
+    # 7x7 depthwise weight gradient, row by row: 16% of the peak)
+    cdef Py_ssize_t khg = (ah.taps if wh_supported(ah.taps, aw.taps, 1)
+                           else (wh_rows(aw.taps) if aw.taps > 5 else 0))
+    cdef bint shared = ah.stride == ah.dil and aw.stride == 1 and khg > 0
+    cdef bint pairs = shared and khg == ah.taps and wh_supported(ah.taps, aw.taps, 2)
+    cdef Py_ssize_t h0, khn, jlo, jhi
     cdef const floating* gend = gy + N * P.G * P.Ky * P.ys_c
     cdef const floating* grow
     cdef const floating* xr
@@ -1565,14 +1570,28 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                 + oh0 * P.ys_h + q0)
                         for c in range(P.Cg):
                             acc = lanes + (m * P.Cg + c) * P.wc * P.VL
-                            if mode == WIN_MASKED:
-                                masked_grad_rows(P, mk, grow, src + c * cs, rs, oh1 - oh0,
-                                                 q0, q1, acc, gend, ilo, ihi)
-                            else:
-                                wh_tile(ah.taps, aw.taps, mk, grow, P.ys_h, P.ys_c,
-                                        src + c * cs, ah.stride * rs, oh1 - oh0, nvec,
-                                        q1 - q0 - nvec * P.VL, aw.dil, acc,
-                                        P.Cg * P.wc * P.VL, gend, ilo, ihi, 0, 0)
+                            # tap rows [h0, h0 + khn): the tile's input rows
+                            # from the window's row h0 on (rows [jlo, jhi) of them)
+                            h0 = 0
+                            while h0 < ah.taps:
+                                khn = ah.taps - h0 if ah.taps - h0 < khg else khg
+                                jlo = ilo - h0 if ilo > h0 else 0
+                                jhi = ihi - h0
+                                if jhi > oh1 - oh0 + khn - 1:
+                                    jhi = oh1 - oh0 + khn - 1
+                                xr = src + c * cs + h0 * ah.stride * rs
+                                a = acc + h0 * aw.taps * P.VL
+                                if jlo >= jhi:
+                                    pass
+                                elif mode == WIN_MASKED:
+                                    masked_grad_rows(P, khn, mk, grow, xr, rs, oh1 - oh0,
+                                                     q0, q1, a, gend, jlo, jhi)
+                                else:
+                                    wh_tile(khn, aw.taps, mk, grow, P.ys_h, P.ys_c, xr,
+                                            ah.stride * rs, oh1 - oh0, nvec,
+                                            q1 - q0 - nvec * P.VL, aw.dil, a,
+                                            P.Cg * P.wc * P.VL, gend, jlo, jhi, 0, 0)
+                                h0 += khn
                         m += mk
                     continue
                 # row by row: blocks of mk gy rows x nkw taps (wd_tile: each x

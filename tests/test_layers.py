@@ -758,6 +758,47 @@ def test_flat_weight_gradient_runs(xs, ws, padding, groups, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,padding,groups", [
+    ((2, 4, 30, 37), (4, 1, 7, 7), 3, 4),        # 7x7 depthwise: tap rows 3 + 3 + 1
+    ((2, 3, 20, 64), (5, 3, 7, 7), 3, 1),        # several channels, rows of 4 vectors
+    ((2, 4, 16, 100), (4, 1, 7, 7), 0, 4),       # no padding: the window in place
+    ((1, 4, 30, 30), (4, 1, 5, 7), 2, 4),        # 5 tap rows: 3 + 2
+    ((1, 3, 25, 40), (6, 1, 7, 6), (3, 2), 3),   # 6 taps along w
+    ((2, 2, 19, 33), (2, 1, 1, 7), (0, 3), 2),   # one tap row, 7 along w
+    ((1, 2, 9, 300), (2, 1, 6, 7), (2, 3), 2),   # a long row: several segments
+    ((1, 2, 3, 18), (2, 1, 7, 7), 3, 2),         # fewer input rows than tap rows
+])
+def test_weight_gradient_tap_row_groups(xs, ws, padding, groups, dtype):
+    """Kernels wider than 5 taps along w, whose row-block weight-gradient
+    tiles hold fewer tap rows than the kernel has: the tap rows in groups,
+    each reading the block's input rows from its first tap row on.  Against
+    the float64 reference; a non-finite input value in a first or last row
+    or at a row end reaches only the taps that read it; the same bits for
+    1 and 2 threads."""
+    rng = np.random.default_rng(37)
+    pad = padding if isinstance(padding, tuple) else (padding, padding)
+    pads = [(p, p) for p in pad]
+    x = rng.standard_normal(xs).astype(dtype)
+    out = tuple(n + 2 * p - k + 1 for n, p, k in zip(xs[2:], pad, ws[2:]))
+    gy = rng.standard_normal((xs[0], ws[0]) + out).astype(dtype)
+    kw = dict(padding=pad, groups=groups)
+    dw = cyconv.conv_backward_weight(x, gy, ws, num_threads=1, **kw)
+    want = ref.backward_weight(x, gy, ws, (1, 1), pads, (1, 1), groups)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, (1, 1), pads, (1, 1), groups)
+    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+    assert np.array_equal(dw, cyconv.conv_backward_weight(x, gy, ws, num_threads=2, **kw))
+    for row, column, value in ((0, 0, np.nan), (1, -1, np.inf), (-1, 1, -np.inf),
+                               (-3, -1, np.nan), (2, 3, np.inf)):
+        for image in (0, -1):
+            xv = x.copy()
+            xv[image, :, row, column] = value
+            with np.errstate(invalid="ignore"):
+                got = cyconv.conv_backward_weight(xv, gy, ws, **kw)
+                want = ref.backward_weight(xv, gy, ws, (1, 1), pads, (1, 1), groups)
+            assert np.array_equal(np.isfinite(got), np.isfinite(want)), (image, row, column)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,groups", [
     ((3, 4, 40), (4, 1, 5), 4),       # 1-D depthwise, rows of 2.5 vectors
     ((2, 2, 7), (2, 1, 3), 2),        # several rows (images' channels) per vector
