@@ -715,6 +715,33 @@ def test_width_path_weight_gradient(xs, ws, padding, groups, dilation, dtype):
     assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
 
 
+def _check_weight_gradient_2d(xs, ws, padding, groups, dtype, seed, spots):
+    """A stride-1 2-D weight gradient against the float64 reference, the
+    same bits for 1 and 2 threads, and for each (row, column, value) of
+    ``spots`` put into the input of the first and the last image, non-finite
+    results exactly where the reference has them."""
+    rng = np.random.default_rng(seed)
+    pad = padding if isinstance(padding, tuple) else (padding, padding)
+    pads = [(p, p) for p in pad]
+    x = rng.standard_normal(xs).astype(dtype)
+    out = tuple(n + 2 * p - k + 1 for n, p, k in zip(xs[2:], pad, ws[2:]))
+    gy = rng.standard_normal((xs[0], ws[0]) + out).astype(dtype)
+    kw = dict(padding=pad, groups=groups)
+    dw = cyconv.conv_backward_weight(x, gy, ws, num_threads=1, **kw)
+    want = ref.backward_weight(x, gy, ws, (1, 1), pads, (1, 1), groups)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, (1, 1), pads, (1, 1), groups)
+    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+    assert np.array_equal(dw, cyconv.conv_backward_weight(x, gy, ws, num_threads=2, **kw))
+    for row, column, value in spots:
+        for image in (0, -1):
+            xv = x.copy()
+            xv[image, :, row, column] = value
+            with np.errstate(invalid="ignore"):
+                got = cyconv.conv_backward_weight(xv, gy, ws, **kw)
+                want = ref.backward_weight(xv, gy, ws, (1, 1), pads, (1, 1), groups)
+            assert np.array_equal(np.isfinite(got), np.isfinite(want)), (image, row, column)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,padding,groups", [
     ((3, 4, 28, 28), (4, 1, 3, 3), 1, 4),        # depthwise: rows of 1.75 vectors
@@ -735,26 +762,9 @@ def test_flat_weight_gradient_runs(xs, ws, padding, groups, dtype):
     reaches only the taps that read it (not as the next row's padding, nor
     times the zero of a gy row outside the image); the same bits for 1 and
     2 threads."""
-    rng = np.random.default_rng(29)
-    pad = padding if isinstance(padding, tuple) else (padding, padding)
-    pads = [(p, p) for p in pad]
-    x = rng.standard_normal(xs).astype(dtype)
-    gy = rng.standard_normal((xs[0], ws[0]) + xs[2:]).astype(dtype)
-    kw = dict(padding=pad, groups=groups)
-    dw = cyconv.conv_backward_weight(x, gy, ws, num_threads=1, **kw)
-    want = ref.backward_weight(x, gy, ws, (1, 1), pads, (1, 1), groups)
-    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, (1, 1), pads, (1, 1), groups)
-    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
-    assert np.array_equal(dw, cyconv.conv_backward_weight(x, gy, ws, num_threads=2, **kw))
-    for row, column, value in ((1, 0, np.nan), (1, -1, np.inf), (-1, 1, -np.inf),
-                               (-2, -1, np.nan), (0, 0, np.inf)):
-        for image in (0, -1):
-            xv = x.copy()
-            xv[image, :, row, column] = value
-            with np.errstate(invalid="ignore"):
-                got = cyconv.conv_backward_weight(xv, gy, ws, **kw)
-                want = ref.backward_weight(xv, gy, ws, (1, 1), pads, (1, 1), groups)
-            assert np.array_equal(np.isfinite(got), np.isfinite(want)), (image, row, column)
+    _check_weight_gradient_2d(xs, ws, padding, groups, dtype, 29,
+                              ((1, 0, np.nan), (1, -1, np.inf), (-1, 1, -np.inf),
+                               (-2, -1, np.nan), (0, 0, np.inf)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -775,27 +785,9 @@ def test_weight_gradient_tap_row_groups(xs, ws, padding, groups, dtype):
     the float64 reference; a non-finite input value in a first or last row
     or at a row end reaches only the taps that read it; the same bits for
     1 and 2 threads."""
-    rng = np.random.default_rng(37)
-    pad = padding if isinstance(padding, tuple) else (padding, padding)
-    pads = [(p, p) for p in pad]
-    x = rng.standard_normal(xs).astype(dtype)
-    out = tuple(n + 2 * p - k + 1 for n, p, k in zip(xs[2:], pad, ws[2:]))
-    gy = rng.standard_normal((xs[0], ws[0]) + out).astype(dtype)
-    kw = dict(padding=pad, groups=groups)
-    dw = cyconv.conv_backward_weight(x, gy, ws, num_threads=1, **kw)
-    want = ref.backward_weight(x, gy, ws, (1, 1), pads, (1, 1), groups)
-    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, (1, 1), pads, (1, 1), groups)
-    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
-    assert np.array_equal(dw, cyconv.conv_backward_weight(x, gy, ws, num_threads=2, **kw))
-    for row, column, value in ((0, 0, np.nan), (1, -1, np.inf), (-1, 1, -np.inf),
-                               (-3, -1, np.nan), (2, 3, np.inf)):
-        for image in (0, -1):
-            xv = x.copy()
-            xv[image, :, row, column] = value
-            with np.errstate(invalid="ignore"):
-                got = cyconv.conv_backward_weight(xv, gy, ws, **kw)
-                want = ref.backward_weight(xv, gy, ws, (1, 1), pads, (1, 1), groups)
-            assert np.array_equal(np.isfinite(got), np.isfinite(want)), (image, row, column)
+    _check_weight_gradient_2d(xs, ws, padding, groups, dtype, 37,
+                              ((0, 0, np.nan), (1, -1, np.inf), (-1, 1, -np.inf),
+                               (-3, -1, np.nan), (2, 3, np.inf)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
