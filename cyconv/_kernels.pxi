@@ -31,8 +31,8 @@
 # Two tilings:
 #
 # * channel tiles (``fwd_*`` micro-kernels): a tile of output channels x
-#   positions, weights packed per channel block, input channels in blocks whose
-#   packed weights stay in L1 (partial sums in a per-thread row buffer);
+#   positions, weights packed per channel block, input channels in blocks of
+#   packed weights (WEIGHT_BLOCK_BYTES; partial sums in a per-thread row buffer);
 # * width tiles (``wv_*``, ``wr_*``, ``wl_*``; ``wg_*``, ``wh_*``, ``wd_*``
 #   for the weight gradient) for few output channels per group (depthwise,
 #   single-channel signals and images) or short reductions: vectors along the
@@ -237,20 +237,21 @@ cdef inline void interior(const Axis* a, Py_ssize_t* q0, Py_ssize_t* q1) noexcep
 # forward driver (also runs each phase of backward-input)
 # --------------------------------------------------------------------------
 
-# Input channels per block: the packed weights of one block stay within
-# WEIGHT_BLOCK_BYTES, so that they stay in L1 beside the block's input rows
-# and partial sums while a row segment streams through them; all of a
-# group's channels form one block where their weights take at most
-# WEIGHT_PHASE_BLOCK_BYTES (no partial sums kept between blocks: the 7x7
-# stem's 3 channels, 19 KiB, as one block, not 2 + 1).  16 KiB blocks (32
-# KiB before): 3x3 64 -> 64 forward and backward-input 1.03-1.1x on a 48 KiB
-# L1D, where 28 channels' 32 KiB and their input rows (20 KiB) did not fit
-# together.  The stride phases of transposed convolutions keep 32 KiB
-# blocks (the 4x4 stride-2 conv_transpose2d: 0.89x with 16 KiB; a plain
-# 2x2 convolution: unchanged).
-cdef enum:
-    WEIGHT_BLOCK_BYTES = 16384
-    WEIGHT_PHASE_BLOCK_BYTES = 32768
+# Input channels per block: the packed weights of one block take at most
+# WEIGHT_BLOCK_BYTES (from the template: per tile shape), split evenly (64
+# channels in two blocks as 32 + 32, not 56 + 8).  Each block after the
+# first reloads and stores the tile's partial sums (abuf) and runs its
+# border tiles again.  The 2 x 14 AVX-512 tiles read 128 bytes of weights
+# per 28 FMAs, which Zen 4's L2 and prefetcher keep up with, so keeping
+# their block in L1 beside its input rows (16 KiB blocks, measured best on a
+# 48 KiB L1D) cost more in partial-sum passes than it saved: 256 KiB (every
+# suite layer's channel block in one piece) against 16 KiB, in-process on
+# Zen 4 (32 KiB L1D, 1 MiB L2), 3x3 64 -> 64 and 128 -> 128 forward
+# 1.04-1.07x at 1 thread and at 2, the 3-D layer 1.05x, float64 1.03-1.05x,
+# input gradients 1.00-1.05x, the 4x4 stride-2 conv_transpose2d's phases
+# 1.03x against their 32 KiB; 3x3 512 -> 512 at 7 x 7 (one tile per row,
+# weights from L3 either way) 0.96-1.00x; 64 KiB blocks stood between.
+
 # Output positions per row segment: bounds the per-thread partial-sum buffer;
 # a multiple of the main tile widths (SEGMENT_POSITIONS, from the template):
 # 128 covered 14-wide tiles with two 8-wide ones per segment (1-D, 4096
@@ -592,8 +593,29 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
                        nd, nk, nb)
 
 
+cdef inline Py_ssize_t channel_block(Py_ssize_t Cg, Py_ssize_t channel_bytes) noexcept nogil:
+    """Input channels per block of the channel tiles, each channel's packed
+    weights taking ``channel_bytes``: blocks of at most WEIGHT_BLOCK_BYTES,
+    as even as they go."""
+    cdef Py_ssize_t cb = WEIGHT_BLOCK_BYTES // channel_bytes, nblk
+    if cb < 1:
+        cb = 1
+    if Cg > cb:
+        nblk = (Cg + cb - 1) // cb
+        cb = (Cg + nblk - 1) // nblk
+    return cb
+
+
+def input_channel_blocks(Py_ssize_t Cg, Py_ssize_t channel_bytes):
+    """How many input-channel blocks the channel tiles split ``Cg`` channels
+    into (``channel_bytes``: taps x KB x itemsize of one channel's packed
+    weights)."""
+    cdef Py_ssize_t cb = channel_block(Cg, channel_bytes)
+    return (Cg + cb - 1) // cb
+
+
 cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize_t itemsize,
-                    Axis ad, Axis ah, Axis aw, bint phases) noexcept nogil:
+                    Axis ad, Axis ah, Axis aw) noexcept nogil:
     cdef Plan P
     P.G = G
     P.Cg = Cg
@@ -616,11 +638,7 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     P.wkh = aw.taps * P.KB
     P.wkd = ah.taps * P.wkh
     P.wc = ad.taps * P.wkd
-    P.cb = (WEIGHT_PHASE_BLOCK_BYTES if phases else WEIGHT_BLOCK_BYTES) // (P.wc * itemsize)
-    if Cg * P.wc * itemsize <= WEIGHT_PHASE_BLOCK_BYTES:
-        P.cb = Cg
-    if P.cb < 1:
-        P.cb = 1
+    P.cb = channel_block(Cg, P.wc * itemsize)
     interior(&P.aw, &P.qlo, &P.qhi)
     # consecutive output rows share no input row (dilation along h, or a
     # stride of at least the kernel's height): each item's rows come from L2,
@@ -674,7 +692,7 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
     try:
         for i in range(nph):
             plans[i] = make_plan(G, Cg, Kg, kv, sizeof(floating), ad, ah,
-                                 make_axis(axes[2 + i]), nph > 1)
+                                 make_axis(axes[2 + i]))
             plans[i].woff = woffs[i]
             plans[i].Ky = Ky
             nq = max(nq, plans[i].aw.n_q)

@@ -345,20 +345,31 @@ def test_zero_input_channels_gives_bias():
     assert cyconv.conv2d_backward_weight(x, gy, w.shape, padding=1).shape == w.shape
 
 
+def channel_tile_blocks(Cg, Kg, taps, dtype):
+    """Input-channel blocks the channel tiles split a reduction of ``Cg``
+    channels x ``taps`` into, for ``Kg`` output channels, in this build."""
+    k = _dispatch.kernels
+    kb = k.choose_kv(Kg, dtype) * k.lanes(dtype)
+    return k.input_channel_blocks(Cg, taps * kb * np.dtype(dtype).itemsize)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("xs,ws,stride,padding,groups", [
-    ((2, 100, 9, 11), (3, 100, 3, 3), 1, 1, 1),       # many input-channel blocks, few outputs
-    ((1, 200, 5, 20), (32, 200, 3, 3), 1, 1, 1),      # ... on the channel tiles (4-8 blocks)
-    ((1, 90, 7, 6), (40, 45, 3, 3), (2, 1), 1, 2),    # blocks x groups x two channel vectors
-    ((2, 70, 40), (5, 70, 9), 1, "same", 1),           # 1-D, long rows
-    ((1, 64, 300), (2, 64, 5), 2, 2, 1),               # rows longer than one segment
-    ((2, 17, 9, 41), (33, 17, 5, 5), 1, 2, 1),         # 33 = 2 blocks + 1 on the width path
-    ((1, 34, 6, 30), (66, 17, 3, 3), 1, 1, 2),         # the same split in each of 2 groups
+@pytest.mark.parametrize("xs,ws,stride,padding,groups,blocks", [
+    ((2, 100, 9, 11), (3, 100, 3, 3), 1, 1, 1, False),      # long reduction, few outputs
+    ((1, 400, 5, 20), (32, 400, 5, 5), 1, 2, 1, True),      # input-channel blocks (2-5)
+    ((1, 800, 9, 6), (40, 400, 7, 7), (2, 1), 3, 2, True),  # blocks x groups
+    ((2, 70, 40), (5, 70, 9), 1, "same", 1, False),           # 1-D, long rows
+    ((1, 64, 300), (2, 64, 5), 2, 2, 1, False),               # rows longer than one segment
+    ((2, 17, 9, 41), (33, 17, 5, 5), 1, 2, 1, False),         # 33 = 2 blocks + 1 on the width path
+    ((1, 34, 6, 30), (66, 17, 3, 3), 1, 1, 2, False),         # the same split in each of 2 groups
 ])
-def test_large_reductions(xs, ws, stride, padding, groups, dtype):
+def test_large_reductions(xs, ws, stride, padding, groups, blocks, dtype):
     """Reductions long enough to be split into input-channel blocks (partial
-    sums carried between blocks), rows split into segments, and channel
-    counts whose last few channels run on the width path."""
+    sums carried between blocks, checked to be several in this build), rows
+    split into segments, and channel counts whose last few channels run on
+    the width path."""
+    if blocks:
+        assert channel_tile_blocks(ws[1], ws[0] // groups, int(np.prod(ws[2:])), dtype) >= 2
     rng = np.random.default_rng(11)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
@@ -388,9 +399,9 @@ def test_large_reductions(xs, ws, stride, padding, groups, dtype):
     ((1, 9, 40), (9, 20, 64), 16, 3, 0, 1),            # 16 phases woven, 10 in the last position
     ((2, 9, 6, 70), (9, 17, 3, 8), (2, 4), (1, 2), (1, 3), 1),  # 4 phases woven, 3 at the end
     ((1, 12, 290), (12, 20, 7), 3, 2, 2, 1),           # phases of 3 and 2 taps, n_q differ
-    ((1, 300, 50), (300, 64, 4), 2, 1, 1, 1),          # woven, two channel vectors, several blocks
-    ((1, 700, 37), (700, 32, 16), 8, 4, 3, 1),         # woven, 8 phases, several blocks
-    ((2, 200, 5, 33), (200, 64, 3, 8), (2, 4), (1, 2), (1, 1), 1),  # woven 2-D, several blocks
+    ((1, 1100, 50), (1100, 64, 16), 2, 1, 1, 1),       # woven, two channel vectors, several blocks
+    ((1, 1100, 37), (1100, 32, 64), 8, 4, 3, 1),       # woven, 8 phases, several blocks
+    ((1, 700, 5, 17), (700, 64, 6, 16), (2, 4), (1, 2), (1, 1), 1),  # woven 2-D, several blocks
     ((1, 40, 60), (40, 33, 9), 4, 3, 1, 2),            # stride 4, odd residues only: not woven
     ((2, 6, 5, 140), (6, 21, 3, 3), (2, 4), 1, (1, 1), (1, 2)),  # w phases with no taps (width path)
     ((1, 5, 3, 4, 150), (5, 18, 2, 2, 5), (1, 2, 3), (0, 1, 2), 0, 1),  # 3-D
@@ -400,13 +411,17 @@ def test_transposed_phases(xs, ws, stride, padding, opad, dilation, dtype):
     along w run together per row segment (segments, uneven and empty phases),
     and where every residue has taps and the stride is 2, 4, 8 or 16 they are
     woven into the output by vectors (whole positions, then the last one,
-    which only some phases reach)."""
+    which only some phases reach).  The cases marked "several blocks" split
+    each phase's reduction into input-channel blocks in this build."""
+    nd = len(ws) - 2
+    tup = lambda v: v if isinstance(v, tuple) else (v,) * nd
+    if xs[1] >= 700:
+        taps = int(np.prod([-(-k // s) for k, s in zip(ws[2:], tup(stride))]))
+        assert channel_tile_blocks(ws[0], ws[1], taps, dtype) >= 2
     rng = np.random.default_rng(13)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
     b = rng.standard_normal(ws[1]).astype(dtype)
-    nd = w.ndim - 2
-    tup = lambda v: v if isinstance(v, tuple) else (v,) * nd
     y = cyconv.conv_transpose(x, w, b, stride=stride, padding=padding, output_padding=opad,
                               dilation=dilation)
     pads = [(p, p) for p in tup(padding)]
