@@ -1,6 +1,8 @@
 """The benchmark runner (``python -m cyconv bench``): a tiny run end to end."""
 import json
 
+import pytest
+
 from cyconv import bench
 
 
@@ -20,10 +22,13 @@ def test_bench_rounds_keep_each_functions_best(tmp_path, capsys):
     assert "odd_17to33_5x5" in printed and "bwd_data" in printed
 
 
-def _stub_bench(monkeypatch, jobs, timings, warm_seen=None):
-    """bench.main over the given jobs, with `timings(fns)` as the timer and
-    nothing printed; returns the list its records are collected into (and
-    appends the timer's `warm` argument to warm_seen)."""
+def _stub_bench(monkeypatch, jobs, timings, warm_seen=None, peaks=None):
+    """bench.main over the given jobs, with `timings(fns)` as the timer,
+    the FMA probe answering from `peaks` (100 GFLOP/s each time without
+    it) and no table printed; returns the list its records are collected
+    into (and appends the timer's `warm` argument to warm_seen)."""
+    peaks = iter(peaks) if peaks is not None else None
+    monkeypatch.setattr(bench, "_fma_peak", lambda nt: next(peaks) if peaks else 100.0)
     def timer(fns, r, b, warm=True):
         if warm_seen is not None:
             warm_seen.append(warm)
@@ -48,6 +53,17 @@ def test_bench_best_round_is_the_minimum(monkeypatch):
     (rec,) = records
     assert rec["time_s"] == 2.0 and rec["anchors"]["anchor"]["time_s"] == 1.0
     assert rec["anchors"]["anchor"]["ratio"] == 0.5
+
+
+def test_bench_peak_is_the_best_probe(monkeypatch):
+    """The FMA peak is probed before the timing and after every round and
+    %peak uses the best probe (one that fell on a slow spell would inflate
+    every %peak)."""
+    jobs = [("case", "fwd", 50e9, lambda: None, {}, 0)]
+    records = _stub_bench(monkeypatch, jobs, lambda fns: [1.0], peaks=[80.0, 125.0, 100.0])
+    assert bench.main(["--rounds", "2", "--threads", "1"]) == 0
+    (rec,) = records
+    assert rec["peak_pct"] == pytest.approx(40.0)
 
 
 def _plot_figure(records, tmp_path, inspect):
