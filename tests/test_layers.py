@@ -1058,10 +1058,10 @@ def test_pointwise_streamed_output(spatial, dtype, num_threads):
     # channel tiles over packed panels (whole vectors of the smaller count;
     # rows of at least 8 vectors, else the channel path takes them)
     ((2, 64, 11, 13), (32, 64, 1, 1), 1),        # vectors along k; 143 positions
-    ((3, 16, 25, 23), (96, 16, 1, 1), 1),        # along c; 575 = 2 panels + 63
+    ((3, 16, 45, 51), (96, 16, 1, 1), 1),        # along c; 2295 = 2 panels + 247
     ((2, 64, 12, 12), (64, 32, 1, 1), 2),        # groups
     ((1, 136, 10, 13), (140, 136, 1, 1), 1),     # 136 along c: a partial block
-    ((2, 32, 700), (48, 32, 1), 1),              # 1-D
+    ((2, 32, 2100), (48, 32, 1), 1),             # 1-D; 2 panels + 52
     ((40, 32, 8, 17), (16, 32, 1, 1), 1),        # batch chunks of 2-3 images
 ])
 def test_one_tap_weight_gradient(xs, ws, groups, dtype):
