@@ -37,7 +37,10 @@
 #   for the weight gradient) for few output channels per group (depthwise,
 #   single-channel signals and images) or short reductions: vectors along the
 #   output positions, over the input in place or a zero-padded per-thread
-#   patch (``input_window``).
+#   patch (``input_window``);
+# * phase-lane tiles (``pl_*``) for transposed convolutions whose stride
+#   along w divides the vector length and whose kernel there is a multiple
+#   of it: the stride phases of consecutive positions in the lanes.
 #
 # Extra memory per call: packed weights (padded to the channel block), the
 # backward-weight partial sums (one weight tensor per thread: the chunks run
@@ -47,6 +50,7 @@
 from cython.parallel cimport prange, parallel
 
 import functools
+import math
 import threading
 
 import numpy as np
@@ -2237,8 +2241,294 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
         for taps_h, axis_h in phases[1]:
             if not (len(taps_d) and len(taps_h) and w_phases):
                 continue
-            _convolve_packed(gy, w, b, dx, N, G, Kg, Cg, axis_d, axis_h, w_phases,
-                             nthreads, True, taps_d, taps_h)
+            if phase_lanes_fit(geom[2], Cg, Kg, len(taps_d) * len(taps_h), gy.dtype):
+                _phase_lanes(gy, w, b, dx, G, geom[2], taps_d, axis_d, taps_h, axis_h,
+                             nthreads)
+            else:
+                _convolve_packed(gy, w, b, dx, N, G, Kg, Cg, axis_d, axis_h, w_phases,
+                                 nthreads, True, taps_d, taps_h)
+
+
+def _phase_lanes(gy, w, b, dx, Py_ssize_t G, tuple gw, taps_d, axis_d, taps_h, axis_h,
+                 int nthreads):
+    """One phase along d and h of conv_backward_input on pl_tile (5-D views;
+    phase_lanes_fit said yes).  The output channels split into the fewest
+    classes whose rows share their alignment (at most PL_MAX_CLASSES, else
+    one class and the other channels' stores as they fall)."""
+    N, K = gy.shape[:2]
+    C = dx.shape[1]
+    ys = (dx.shape[2] * dx.shape[3] * dx.shape[4], dx.shape[3] * dx.shape[4], dx.shape[4])
+    xs = (gy.shape[2] * gy.shape[3] * gy.shape[4], gy.shape[3] * gy.shape[4], gy.shape[4])
+    A = 64 // math.gcd(64, ys[0] * dx.dtype.itemsize)
+    if A > PL_MAX_CLASSES or A > C // G:
+        A = 1
+    wpk, bpk = pack_phase_lanes(w, b, G, taps_d, taps_h, gw[3], A, dx.dtype)
+    _run_phase_lanes(gy.reshape(-1), wpk, bpk, dx.reshape(-1), N, G, C // G, K // G, gw,
+                     axis_d, axis_h, len(taps_d) * len(taps_h), len(taps_h), A, xs, ys,
+                     nthreads)
+
+
+# --------------------------------------------------------------------------
+# backward-input with the stride phases in the lanes (pl_tile)
+# --------------------------------------------------------------------------
+#
+# Along w, stride s (dividing the vector length L), T * s taps, no dilation:
+# output u = i + p_lo = q * s + p (phase p) sums w[p + t * s] * dy[q - t]
+# over t < T, so a vector of P = L / s consecutive q in every phase (lane
+# p * P + r) is one weight vector (phase p's taps, each repeated P times)
+# times one broadcast of P consecutive dy values per (channel, tap row, t):
+# the products of the phase path, none with an inserted zero, and no
+# interleaving of phases after (pl_tile's one permute per stored vector).
+# Along d and h the phases are those of backward_input_phases (rows).
+#
+# Each row's vectors split into chunks of whole tiles; a work item is
+# (image, group, output row, chunk) and computes every output channel of
+# its vectors, block by block (the chunk's input, all channels and tap rows,
+# about PL_CHUNK_BYTES, stays in L1 across the blocks).  The vectors of a
+# row start on its cache lines: output i0 + v * L with i0 in (-L, 0], so a
+# vector starts at a phase e = (i0 + p_lo) mod s, and its lanes of phases
+# p < e hold the next position (cy_bcastr: a second broadcast merged under
+# a mask; cy_permute with the index for e).  The output channels split into
+# classes whose rows share their alignment (channels cl, cl + A, ...), each
+# with its own i0.  Chunk ch owns the vectors whose outputs start in
+# [ch * chv * L, (ch + 1) * chv * L) (the first and last open-ended), so
+# every output is computed once, by one item, in one order (c, tap row, t).
+# Vectors whose inputs or outputs pass a row end go through pl_edge; a
+# chunk's last vectors, fewer than a tile, through a tile that ends at its
+# last vector (recomputing, bit for bit, some of its own).  Large outputs
+# are stored non-temporally, straight from the registers.
+
+cdef enum:
+    PL_CHUNK_BYTES = 16384     # a chunk's input window (all channels, tap rows)
+    PL_MAX_ROWS = 64           # tap rows (along d and h) of one phase
+    PL_MAX_CLASSES = 4         # alignment classes of output channels
+    PL_MIN_VECTORS = 48        # rows of at least this many vectors
+    PL_MIN_REDUCTION = 16      # products per output (channels x tap rows x T)
+    PL_MAX_WEIGHT_BYTES = 1 << 20  # packed weights (per phase along d and h)
+    PL_MAX_BCAST_BYTES = 8     # P inputs per broadcast (one 64-bit element)
+
+
+cdef struct LPlan:
+    Py_ssize_t G, Cg, Kg, C, K
+    Py_ssize_t s, T, P, VL
+    Py_ssize_t n_in, n_out, p_lo      # along w
+    Axis ad, ah                       # the phase's axes along d and h
+    Py_ssize_t nth, rows              # tap rows along h, along d and h (packed)
+    Py_ssize_t xs_c, xs_d, xs_h       # dy strides (elements)
+    Py_ssize_t ys_c, ys_d, ys_h       # dx strides
+    Py_ssize_t A                      # output-channel classes
+    Py_ssize_t cho, nch               # outputs per chunk, chunks per row
+    Py_ssize_t wpc                    # packed weights per output channel
+    bint stream
+
+
+cdef inline Py_ssize_t floordiv(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    """a // b rounded toward minus infinity (b > 0)."""
+    return a // b if a >= 0 else -((-a + b - 1) // b)
+
+
+cdef inline Py_ssize_t clamp(Py_ssize_t v, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    return lo if v < lo else (hi if v > hi else v)
+
+
+cdef void pl_item(Py_ssize_t item, const LPlan* L, const floating* x, const floating* wpk,
+                  const floating* bpk, floating* y) noexcept nogil:
+    """One work item of _run_phase_lanes (see above)."""
+    cdef Py_ssize_t xo[PL_MAX_ROWS]
+    cdef Py_ssize_t wo[PL_MAX_ROWS]
+    cdef Py_ssize_t widx[PL_MAX_ROWS]
+    cdef Py_ssize_t ch = item % L.nch, r = item // L.nch
+    cdef Py_ssize_t oh = r % L.ah.n_q, od = (r // L.ah.n_q) % L.ad.n_q
+    cdef Py_ssize_t ng = r // L.ah.n_q // L.ad.n_q
+    cdef Py_ssize_t n = ng // L.G, g = ng % L.G
+    cdef Py_ssize_t d0, d1, h0, h1, jd, jh, R = 0, j, cl, ncl, start = 0, b0, cob, mv, wc, ys
+    cdef Py_ssize_t i0, q0, e, nv, va, vb, vlo, vhi, v, vs, ia, ib, lo, hi, k, i
+    cdef Py_ssize_t VL = L.VL, P = L.P, s = L.s
+    cdef const floating* xg = x + (n * L.K + g * L.Kg) * L.xs_c
+    cdef const floating* xq
+    cdef const floating* wb
+    cdef const floating* bb
+    cdef floating* yrow = (y + (n * L.C + g * L.Cg) * L.ys_c
+                           + (od * L.ad.out_step + L.ad.out_base) * L.ys_d
+                           + (oh * L.ah.out_step + L.ah.out_base) * L.ys_h)
+    cdef floating* yc
+    cdef floating bval
+    tap_range(&L.ad, od, &d0, &d1)
+    tap_range(&L.ah, oh, &h0, &h1)
+    for jd in range(d0, d1):
+        for jh in range(h0, h1):
+            xo[R] = ((od + L.ad.off + jd * L.ad.dil) * L.xs_d
+                     + (oh + L.ah.off + jh * L.ah.dil) * L.xs_h)
+            widx[R] = jd * L.nth + jh
+            R += 1
+    for cl in range(L.A):
+        ncl = (L.Cg - cl + L.A - 1) // L.A
+        yc = yrow + cl * L.ys_c
+        # this class's vectors: outputs from i0 + v * L (i0 on a cache line
+        # where the row's elements allow), first position q0 + v * P, phase e
+        i0 = -<Py_ssize_t> ((<size_t> yc) % 64 // sizeof(floating))
+        q0 = floordiv(i0 + L.p_lo, s)
+        e = i0 + L.p_lo - q0 * s
+        nv = (L.n_out - i0 + VL - 1) // VL
+        # interior: inputs q - T + 1 .. q + P (lanes p < e read one on) and
+        # outputs inside the row
+        va = max(0, max(-floordiv(i0, VL), -floordiv(q0 - L.T + 1, P)))
+        vb = min(nv, min(floordiv(L.n_out - i0, VL), floordiv(L.n_in - 1 - P - q0, P) + 1))
+        # the vectors this chunk owns
+        vlo = 0 if ch == 0 else clamp(-floordiv(i0 - ch * L.cho, VL), 0, nv)
+        vhi = nv if ch == L.nch - 1 else clamp(-floordiv(i0 - (ch + 1) * L.cho, VL), 0, nv)
+        ia = clamp(va, vlo, vhi)
+        ib = clamp(vb, ia, vhi)
+        xq = xg + q0
+        b0 = 0
+        while b0 < ncl:
+            cob = ncl - b0 if ncl - b0 < PL_CHANNELS else PL_CHANNELS
+            wb = wpk + (g * L.Cg + start + b0) * L.wpc
+            bb = (bpk + g * L.Cg + start + b0) if bpk != NULL else NULL
+            ys = L.A * L.ys_c
+            if R == 0:
+                # no tap row reaches these output rows: the bias alone
+                lo = max(0, i0 + vlo * VL)
+                hi = min(L.n_out, i0 + vhi * VL)
+                for k in range(cob):
+                    bval = bb[k] if bb != NULL else 0
+                    for i in range(lo, hi):
+                        yc[(b0 + k) * ys + i] = bval
+                b0 += cob
+                continue
+            for j in range(R):
+                wo[j] = widx[j] * L.T * cob * VL
+            wc = L.rows * L.T * cob * VL
+            mv = pl_vectors(cob)
+            v = vlo
+            while v < vhi:
+                if ia <= v < ib and ib - ia >= mv:
+                    # the interior: whole tiles, the last one ending at ib
+                    if v + mv <= ib:
+                        vs = (ib - v) // mv
+                        pl_tile(cob, P, xq + v * P, wb, bb, yc + b0 * ys + i0 + v * VL, L.Kg,
+                                L.xs_c, wc, R, xo, wo, L.T, ys, e, vs, L.stream)
+                        v += vs * mv
+                    else:
+                        pl_tile(cob, P, xq + (ib - mv) * P, wb, bb,
+                                yc + b0 * ys + i0 + (ib - mv) * VL, L.Kg, L.xs_c, wc, R, xo, wo,
+                                L.T, ys, e, 1, L.stream)
+                        v = ib
+                    continue
+                lo = max(0, -(i0 + v * VL))
+                hi = min(VL, L.n_out - (i0 + v * VL))
+                pl_edge(xq + v * P, wb, bb, yc + b0 * ys + i0 + v * VL, cob, P, L.Kg, L.xs_c,
+                        wc, R, xo, wo, L.T, ys, e, q0 + v * P, L.n_in, lo, hi)
+                v += 1
+            b0 += cob
+        start += ncl
+
+
+def phase_lanes_fit(tuple gw, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t rows, dtype):
+    """P (positions per vector) for pl_tile along w, or 0 where it does not
+    apply: ``gw`` is the w axis as (n_x, n_y, k, s, p_lo, d)
+    (conv_backward_input's geometry), ``rows`` the tap rows of a phase
+    along d and h.  Stride s dividing the vector length with P = L / s
+    inputs in one 64-bit broadcast (wider ones, vbroadcastf32x4 and up,
+    measured 0.78-0.82x the phase path on Zen 4 at strides 4 and 2), k a
+    multiple of s, no dilation; rows of at least PL_MIN_VECTORS vectors, a
+    reduction (Kg x rows x T) of at least PL_MIN_REDUCTION products per
+    output and at most PL_MAX_WEIGHT_BYTES of packed weights (P times the
+    phase's: each chunk streams them all; 8 MiB measured 0.46x)."""
+    n_x, n_y, k, s, p_lo, d = gw
+    VL = lanes(dtype)
+    esize = np.dtype(dtype).itemsize
+    if not PL_ENABLED or d != 1 or s < 2 or VL % s or k % s or k // s > PL_TAPS:
+        return 0
+    if rows > PL_MAX_ROWS or rows < 1:
+        return 0
+    P = VL // s
+    if P * esize > PL_MAX_BCAST_BYTES or n_x < PL_MIN_VECTORS * VL:
+        return 0
+    if Kg * rows * (k // s) < PL_MIN_REDUCTION:
+        return 0
+    if Cg * Kg * rows * k * P * esize > PL_MAX_WEIGHT_BYTES:
+        return 0
+    return P
+
+
+PHASE_LANES = bool(PL_ENABLED)     # this build has the phase-lane tiles
+
+
+def _run_phase_lanes(const floating[::1] x, const floating[::1] wpk, bpk, floating[::1] y,
+                     Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, tuple gw,
+                     ad, ah, Py_ssize_t rows, Py_ssize_t nth, Py_ssize_t A, tuple xs,
+                     tuple ys, int nthreads):
+    """dx (y) for one phase along d and h: pl_item over every (image,
+    group, output row, chunk).  wpk and bpk as pack_phase_lanes gives them
+    for A classes; xs, ys: the (channel, plane, row) strides of x and y."""
+    cdef LPlan L
+    cdef const floating[::1] bv
+    cdef const floating* bp = NULL
+    cdef Py_ssize_t item, nitems, chv
+    n_x, n_y, k, s, p_lo, d = gw
+    L.G, L.Cg, L.Kg, L.C, L.K = G, Cg, Kg, G * Cg, G * Kg
+    L.VL = vector_lanes(<floating> 0)
+    L.s, L.T = s, k // s
+    L.P = L.VL // L.s
+    L.n_in, L.n_out, L.p_lo = n_y, n_x, p_lo
+    L.ad, L.ah = make_axis(ad), make_axis(ah)
+    L.nth, L.rows = nth, rows
+    L.xs_c, L.xs_d, L.xs_h = xs
+    L.ys_c, L.ys_d, L.ys_h = ys
+    L.A = A
+    L.wpc = Kg * rows * L.T * L.VL
+    # chunks: whole tiles of every width, about PL_CHUNK_BYTES of input
+    chv = PL_VECTORS * max(1, PL_CHUNK_BYTES // (Kg * rows * L.P * PL_VECTORS * sizeof(floating)))
+    L.cho = chv * L.VL
+    L.nch = max(1, L.n_out // L.cho)
+    L.stream = y.shape[0] * sizeof(floating) >= STREAM_MIN_BYTES
+    nitems = N * G * L.ad.n_q * L.ah.n_q * L.nch
+    if bpk is not None:
+        bv = bpk
+        bp = &bv[0]
+    nthreads = max(1, min(nthreads, nitems))
+    with nogil:
+        if nthreads > 1:
+            with parallel(num_threads=nthreads):
+                for item in prange(nitems, schedule="guided"):
+                    pl_item(item, &L, &x[0], &wpk[0], bp, &y[0])
+                if L.stream:
+                    cy_sfence()
+        else:
+            for item in range(nitems):
+                pl_item(item, &L, &x[0], &wpk[0], bp, &y[0])
+            if L.stream:
+                cy_sfence()
+
+
+def pack_phase_lanes(w, b, Py_ssize_t G, taps_d, taps_h, Py_ssize_t s, Py_ssize_t A, dtype):
+    """The weights (K, Cg, kd, kh, kw) of one phase along d and h for
+    pl_tile, and the bias (or None) in the same channel order: per group,
+    per class (output channels cl, cl + A, ...), per block of up to
+    PL_CHANNELS of them, [c][tap row][t][channel][L] with lane p * P + r
+    holding w[c, channel, row, p + t * s] (P = L / s)."""
+    K, Cg = w.shape[:2]
+    Kg = K // G
+    P = lanes(dtype) // s
+    sel = w[:, :, taps_d][:, :, :, taps_h]              # (K, Cg, nd, nh, kw)
+    nd, nh, kw = sel.shape[2:]
+    sel = np.repeat(sel.reshape(G, Kg, Cg, nd, nh, kw // s, s), P, axis=6)
+    order = np.array([c for cl in range(A) for c in range(cl, Cg, A)], dtype=np.intp)
+    out = aligned_empty((G * Cg * Kg * nd * nh * kw * P,), dtype)
+    o = 0
+    for g in range(G):
+        for cl in range(A):
+            chans = np.arange(cl, Cg, A)
+            for b0 in range(0, chans.size, PL_CHANNELS):
+                # (Kg, nb, nd, nh, T, L) -> (Kg, nd, nh, T, nb, L)
+                blk = sel[g][:, chans[b0:b0 + PL_CHANNELS]].transpose(0, 2, 3, 4, 1, 5)
+                out[o:o + blk.size].reshape(blk.shape)[...] = blk
+                o += blk.size
+    if b is None:
+        return out, None
+    b = np.asarray(b, dtype=dtype).reshape(G, Cg)[:, order]
+    return out, np.ascontiguousarray(b).reshape(-1)
 
 
 # --------------------------------------------------------------------------

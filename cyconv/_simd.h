@@ -437,6 +437,58 @@ static __inline void cy_put_f64(double *p, cy_vf64 v, int nt) {
 CY_DEFINE_INTERLEAVE(float, cy_vf32, f32, CY_VL_F32)
 CY_DEFINE_INTERLEAVE(double, cy_vf64, f64, CY_VL_F64)
 
+/* The phase-lane tiles' operations (AVX-512 only: the second broadcast of a
+ * rotated pattern is merged under a mask register at no measured cost; the
+ * other builds have CY_HAVE_PL 0 and run the stride phases on the channel
+ * tiles).
+ * cy_bcastr<P>(p, m): the P elements at p repeated along the vector (lane l
+ * holds p[l % P]; P * element size at most 8 bytes: one broadcast element),
+ * except the broadcast elements whose bit is set in m, which take the P
+ * elements at p + 1 (a merge-masked broadcast load).
+ * cy_phidx(s, e) / cy_permute(v, idx): the lanes l = p * P + r (P = L / s)
+ * of a vector whose outputs start at phase e moved to their output order,
+ * o = s * (r + (p < e)) + p - e (one vpermps / vpermpd). */
+#if defined(__AVX512F__) && CY_VBYTES == 64
+#include <immintrin.h>
+#include <string.h>
+#define CY_HAVE_PL 1
+#if defined(CY_SIMD_INTRINSICS)      /* cy_vf32 is __m512 there: no casts */
+#define CY_PL_V32(m) (m)
+#define CY_PL_M32(v) (v)
+#define CY_PL_V64(m) (m)
+#define CY_PL_M64(v) (v)
+#else
+#define CY_PL_V32(m) ((cy_vf32)(m))
+#define CY_PL_M32(v) ((__m512)(v))
+#define CY_PL_V64(m) ((cy_vf64)(m))
+#define CY_PL_M64(v) ((__m512d)(v))
+#endif
+typedef __m512i cy_vidx;
+static __inline cy_vf32 cy_bcastr1_f32(const float *p, unsigned m) {
+    return CY_PL_V32(_mm512_mask_mov_ps(_mm512_set1_ps(p[0]), (__mmask16)m, _mm512_set1_ps(p[1]))); }
+static __inline cy_vf32 cy_bcastr2_f32(const float *p, unsigned m) {
+    double d0, d1; memcpy(&d0, p, sizeof d0); memcpy(&d1, p + 1, sizeof d1);
+    return CY_PL_V32(_mm512_castpd_ps(_mm512_mask_mov_pd(_mm512_set1_pd(d0), (__mmask8)m,
+                                                          _mm512_set1_pd(d1)))); }
+static __inline cy_vf64 cy_bcastr1_f64(const double *p, unsigned m) {
+    return CY_PL_V64(_mm512_mask_mov_pd(_mm512_set1_pd(p[0]), (__mmask8)m, _mm512_set1_pd(p[1]))); }
+static __inline cy_vidx cy_phidx_f32(int s, int e) {
+    int idx[16], o, p, r, P = 16 / s;
+    for (o = 0; o < 16; o++) { p = (o + e) % s; r = (o + e) / s - (p < e); idx[o] = p * P + r; }
+    return _mm512_loadu_si512((const void *)idx); }
+static __inline cy_vidx cy_phidx_f64(int s, int e) {
+    long long idx[8]; int o, p, r, P = 8 / s;
+    for (o = 0; o < 8; o++) { p = (o + e) % s; r = (o + e) / s - (p < e); idx[o] = p * P + r; }
+    return _mm512_loadu_si512((const void *)idx); }
+static __inline cy_vf32 cy_permute_f32(cy_vf32 v, cy_vidx idx) {
+    return CY_PL_V32(_mm512_permutexvar_ps(idx, CY_PL_M32(v))); }
+static __inline cy_vf64 cy_permute_f64(cy_vf64 v, cy_vidx idx) {
+    return CY_PL_V64(_mm512_permutexvar_pd(idx, CY_PL_M64(v))); }
+#else
+#define CY_HAVE_PL 0
+typedef int cy_vidx;
+#endif
+
 /* cy_opaque: the same pointer, with where it points hidden from the
  * compiler.  A loop that steps a pointer by one vector while loading several
  * vectors after it otherwise gets its loads carried from one iteration to the

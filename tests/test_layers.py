@@ -504,6 +504,123 @@ def test_transposed_streamed_output(xs, ws, stride, padding, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,opad,groups", [
+    ((2, 40, 300), (40, 20, 16), 8, 4, 0, 1),        # the usual upsampler: padding s / 2
+    ((1, 24, 301), (24, 7, 16), 8, 3, 5, 1),         # 4 + 3 channels, every phase offset
+    ((2, 16, 100), (16, 9, 32), 16, 8, 0, 1),        # one position per float32 vector
+    ((2, 32, 200), (32, 6, 16), 8, 13, 1, 2),        # groups, padding past a stride
+    ((1, 32, 2048), (32, 32, 16), 8, 0, 0, 1),       # 2 MiB streamed, 2 alignment classes
+    ((1, 16, 3, 130), (16, 5, 2, 16), (2, 8), (0, 4), (1, 0), 1),   # 2-D phases along h
+    ((1, 8, 2, 2, 110), (8, 3, 2, 2, 16), (1, 1, 8), (0, 0, 4), 0, 1),  # 3-D, 4 tap rows
+])
+def test_phase_lanes(xs, ws, stride, padding, opad, groups, dtype):
+    """Transposed convolutions with the stride phases in the vector lanes
+    (AVX-512: a stride along w that divides the vector, with one or two
+    positions per vector, and a kernel of whole strides there): against the
+    reference, NaN and inf at the input rows' ends and an inf weight
+    reaching exactly the outputs the reference sends them to (nothing
+    multiplies an input outside the row), bitwise the same on 1 to 3
+    threads; and the strided backward-input, which runs the same code."""
+    nd = len(ws) - 2
+    tup = lambda v: v if isinstance(v, tuple) else (v,) * nd
+    k = _dispatch.kernels
+    n_x = (xs[-1] - 1) * tup(stride)[-1] - 2 * tup(padding)[-1] + ws[-1] + tup(opad)[-1]
+    gw = (n_x, xs[-1], ws[-1], tup(stride)[-1], tup(padding)[-1], 1)
+    rows = int(np.prod([-(-kk // ss) for kk, ss in zip(ws[2:-1], tup(stride)[:-1])]))
+    fit = k.phase_lanes_fit(gw, ws[1], ws[0] // groups, rows, dtype)
+    VL, s_w = k.lanes(dtype), tup(stride)[-1]
+    # one or two positions per vector, in one 64-bit broadcast
+    expect = VL % s_w == 0 and VL // s_w * np.dtype(dtype).itemsize <= 8
+    assert (fit > 0) == (expect and bool(k.PHASE_LANES))
+    if _dispatch.variant == "avx512":
+        assert k.PHASE_LANES
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal(xs).astype(dtype)
+    x[0, 0, ..., 0] = np.nan
+    x[-1, -1, ..., -1] = np.inf
+    x[0, -1, ..., 1] = -np.inf
+    w = rng.standard_normal(ws).astype(dtype)
+    if fit:
+        # (the channel and width paths' zero-padded inputs meet it: NaN there)
+        w[1, 0, ..., 3] = np.inf
+    b = rng.standard_normal(ws[1] * groups).astype(dtype)
+    pads = [(p, p) for p in tup(padding)]
+    args = (tup(stride), pads, tup(opad), groups, (1,) * nd)
+    with np.errstate(invalid="ignore"):
+        want = ref.conv_transpose(x, w, b, *args)
+    bad = ~np.isfinite(want)
+    clean_x = np.where(np.isfinite(x), x, 0)
+    clean_w = np.where(np.isfinite(w), w, 0)
+    want_abs = ref.conv_transpose(np.abs(clean_x), np.abs(clean_w), np.abs(b), *args)
+    kw = dict(stride=stride, padding=padding, output_padding=opad, groups=groups)
+    with np.errstate(invalid="ignore"):
+        one = cyconv.conv_transpose(x, w, b, **kw, num_threads=1)
+        assert np.array_equal(bad, ~np.isfinite(one)) and bad.any() and not bad.all()
+        length = ws[0] // groups * int(np.prod(ws[2:])) + 1
+        assert_close(np.where(bad, 0, one), np.where(bad, 0, want), want_abs, length, dtype)
+        for nt in (2, 3):
+            assert np.array_equal(cyconv.conv_transpose(x, w, b, **kw, num_threads=nt), one,
+                                  equal_nan=True)
+    # the backward-input of the strided convolution with weight w (where
+    # its padding (p, p - output_padding) is one): the same code
+    fwd_pads = [(p, p - o) for p, o in zip(tup(padding), tup(opad))]
+    if min(hi for _, hi in fwd_pads) < 0:
+        return
+    dx = cyconv.conv_backward_input(clean_x, clean_w, (xs[0], ws[1] * groups) + want.shape[2:],
+                                    stride=stride, padding=fwd_pads, groups=groups,
+                                    num_threads=2)
+    want = ref.conv_transpose(clean_x, clean_w, None, *args)
+    assert_close(dx, want, want_abs, length, dtype)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_phase_lanes_random(data):
+    """Random 1-D transposed convolutions that the phase-lane tiles take in
+    an AVX-512 build (stride 8 or 16 in float32, 8 in float64; whole
+    strides of taps; rows of 768 outputs or more) against the reference."""
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    k = _dispatch.kernels
+    s = data.draw(st.sampled_from([8, 16] if dtype == np.float32 else [8]))
+    T = data.draw(st.integers(1, 3))
+    groups = data.draw(st.integers(1, 2))
+    cin = groups * data.draw(st.integers(-(-16 // T), 20))
+    cout = data.draw(st.integers(1, 9))
+    padding = data.draw(st.integers(0, 2 * s))
+    opad = data.draw(st.integers(0, s - 1))
+    n = data.draw(st.integers(-(-(768 + 2 * padding) // s), 160))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((data.draw(st.integers(1, 2)), cin, n)).astype(dtype)
+    w = rng.standard_normal((cin, cout, T * s)).astype(dtype)
+    b = rng.standard_normal(cout * groups).astype(dtype) if data.draw(st.booleans()) else None
+    gw = ((n - 1) * s - 2 * padding + T * s + opad, n, T * s, s, padding, 1)
+    assert (k.phase_lanes_fit(gw, cout, cin // groups, 1, dtype) > 0) == bool(k.PHASE_LANES)
+    y = cyconv.conv_transpose1d(x, w, b, stride=s, padding=padding, output_padding=opad,
+                                groups=groups, num_threads=2)
+    args = ((s,), [(padding, padding)], (opad,), groups, (1,))
+    want = ref.conv_transpose(x, w, b, *args)
+    want_abs = ref.conv_transpose(np.abs(x), np.abs(w), None if b is None else np.abs(b), *args)
+    assert_close(y, want, want_abs, cin // groups * T * s + 1, dtype)
+
+
+def test_phase_lanes_rows_without_taps():
+    """A strided backward-input whose last input row is read by no output
+    (9 rows, kernel 2, stride 2 along h): that row is zero, the others
+    agree with the reference, on the phase-lane path where this build has
+    it (rows of 1024 along w)."""
+    rng = np.random.default_rng(32)
+    gy = rng.standard_normal((2, 24, 4, 127)).astype(np.float32)
+    w = rng.standard_normal((24, 8, 2, 16)).astype(np.float32)
+    xshape = (2, 8, 9, 1024)
+    dx = cyconv.conv2d_backward_input(gy, w, xshape, stride=(2, 8), padding=0, num_threads=2)
+    want = ref.backward_input(gy, w, xshape, (2, 8), [(0, 0), (0, 0)], (1, 1), 1)
+    want_abs = ref.backward_input(np.abs(gy), np.abs(w), xshape, (2, 8), [(0, 0), (0, 0)],
+                                  (1, 1), 1)
+    assert_close(dx, want, want_abs, 24 * 2 * 16, np.float32)
+    assert not dx[:, :, 8].any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("transpose,xs,ws,stride,padding", [
     (True, (1, 40, 300), (40, 32, 16), 8, 4),     # 8 woven phases, 19 segments
     (True, (2, 24, 131), (24, 20, 5), 3, 1),      # 3 phases, not woven
