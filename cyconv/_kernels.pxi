@@ -2361,6 +2361,21 @@ cdef void pl_item(Py_ssize_t item, const LPlan* L, const floating* x, const floa
                      + (oh + L.ah.off + jh * L.ah.dil) * L.xs_h)
             widx[R] = jd * L.nth + jh
             R += 1
+    if ch + 1 < L.nch:
+        # the next chunk's input window (likely this thread's next item)
+        # into L2: its rows are too many separate streams for the hardware
+        # prefetcher (a 2048-long input: 1.03-1.05x)
+        lo = max(0, floordiv((ch + 1) * L.cho + L.p_lo, s) - L.T)
+        hi = min(L.n_in, floordiv((ch + 2) * L.cho + L.p_lo, s) + P + 2)
+        for k in range(L.Kg):
+            for j in range(R):
+                xq = xg + k * L.xs_c + xo[j]
+                i = lo
+                while i < hi:
+                    cy_prefetch_l2(xq + i)
+                    i += 64 // sizeof(floating)
+                if hi > lo:
+                    cy_prefetch_l2(xq + hi - 1)
     for cl in range(L.A):
         ncl = (L.Cg - cl + L.A - 1) // L.A
         yc = yrow + cl * L.ys_c
