@@ -2305,7 +2305,6 @@ cdef enum:
     PL_MIN_VECTORS = 48        # rows of at least this many vectors
     PL_MIN_REDUCTION = 16      # products per output (channels x tap rows x T)
     PL_MAX_WEIGHT_BYTES = 1 << 20  # packed weights (per phase along d and h)
-    PL_MAX_BCAST_BYTES = 8     # P inputs per broadcast (one 64-bit element)
 
 
 cdef struct LPlan:
@@ -2395,12 +2394,12 @@ cdef void pl_item(Py_ssize_t item, const LPlan* L, const floating* x, const floa
         ia = clamp(va, vlo, vhi)
         ib = clamp(vb, ia, vhi)
         xq = xg + q0
+        ys = L.A * L.ys_c            # between the channels of a class
         b0 = 0
         while b0 < ncl:
             cob = ncl - b0 if ncl - b0 < PL_CHANNELS else PL_CHANNELS
             wb = wpk + (g * L.Cg + start + b0) * L.wpc
             bb = (bpk + g * L.Cg + start + b0) if bpk != NULL else NULL
-            ys = L.A * L.ys_c
             if R == 0:
                 # no tap row reaches these output rows: the bias alone
                 lo = max(0, i0 + vlo * VL)
@@ -2458,7 +2457,7 @@ def phase_lanes_fit(tuple gw, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t rows, dty
     if rows > PL_MAX_ROWS or rows < 1:
         return 0
     P = VL // s
-    if P * esize > PL_MAX_BCAST_BYTES or n_x < PL_MIN_VECTORS * VL:
+    if P * esize > PL_BCAST_BYTES or n_x < PL_MIN_VECTORS * VL:
         return 0
     if Kg * rows * (k // s) < PL_MIN_REDUCTION:
         return 0
@@ -2529,12 +2528,11 @@ def pack_phase_lanes(w, b, Py_ssize_t G, taps_d, taps_h, Py_ssize_t s, Py_ssize_
     sel = w[:, :, taps_d][:, :, :, taps_h]              # (K, Cg, nd, nh, kw)
     nd, nh, kw = sel.shape[2:]
     sel = np.repeat(sel.reshape(G, Kg, Cg, nd, nh, kw // s, s), P, axis=6)
-    order = np.array([c for cl in range(A) for c in range(cl, Cg, A)], dtype=np.intp)
+    classes = [np.arange(cl, Cg, A) for cl in range(A)]
     out = aligned_empty((G * Cg * Kg * nd * nh * kw * P,), dtype)
     o = 0
     for g in range(G):
-        for cl in range(A):
-            chans = np.arange(cl, Cg, A)
+        for chans in classes:
             for b0 in range(0, chans.size, PL_CHANNELS):
                 # (Kg, nb, nd, nh, T, L) -> (Kg, nd, nh, T, nb, L)
                 blk = sel[g][:, chans[b0:b0 + PL_CHANNELS]].transpose(0, 2, 3, 4, 1, 5)
@@ -2542,7 +2540,7 @@ def pack_phase_lanes(w, b, Py_ssize_t G, taps_d, taps_h, Py_ssize_t s, Py_ssize_
                 o += blk.size
     if b is None:
         return out, None
-    b = np.asarray(b, dtype=dtype).reshape(G, Cg)[:, order]
+    b = np.asarray(b, dtype=dtype).reshape(G, Cg)[:, np.concatenate(classes)]
     return out, np.ascontiguousarray(b).reshape(-1)
 
 
