@@ -20,7 +20,10 @@
 # for tap ``t`` of ``taps`` and writes output index ``q*out_step + out_base``.
 # Taps that fall outside ``[0, n_in)`` are zero padding: they are skipped by
 # clipping the tap range (never by multiplying zeros), and only at the borders;
-# the interior of a row runs the full micro-kernel.
+# the interior of a row runs the full micro-kernel.  (Where a weight or a
+# gradient value is inf or NaN, the forward and the weight gradient still
+# hold the NaN of 0 * inf that the padding's products give: the entry points
+# add it after the kernels, see _nonfinite.py.)
 #
 # Work split: the forward/backward-input driver gives each (image, group,
 # output row, channel block) to one thread; every output element is computed by
@@ -69,6 +72,7 @@ from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
 
 from cyconv._geometry import backward_input_phases
+from cyconv._nonfinite import forward_nans, weight_grad_nans
 
 cnp.import_array()
 
@@ -218,6 +222,39 @@ cdef inline void tap_range(const Axis* a, Py_ssize_t q,
                            Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
     """Taps t with 0 <= q*stride + off + t*dil < n_in, as [t0, t1)."""
     step_range(a, q, a.taps, t0, t1)
+
+
+cdef bint empty_windows(tuple axes) except -1:
+    """Some output's window lies wholly in the padding along one of the
+    (forward) axes: all its taps outside the input."""
+    cdef Axis a
+    cdef Py_ssize_t q, t0, t1
+    for t in axes:
+        a = make_axis(t)
+        for q in range(a.n_q):
+            tap_range(&a, q, &t0, &t1)
+            if t0 >= t1:
+                return True
+    return False
+
+
+cdef inline bint all_finite(const floating* p, Py_ssize_t n) noexcept nogil:
+    """No inf or NaN among p[0 .. n): no element with every exponent bit
+    set (an integer test over the bit patterns, which GCC vectorizes; a
+    pass at memory speed)."""
+    cdef Py_ssize_t i
+    cdef const unsigned int* u = <const unsigned int*> p
+    cdef const unsigned long long* v = <const unsigned long long*> p
+    cdef unsigned int bad = 0
+    cdef unsigned long long bad64 = 0
+    if floating is float:
+        for i in range(n):
+            bad |= (u[i] & 0x7f800000u) == 0x7f800000u
+        return bad == 0
+    else:
+        for i in range(n):
+            bad64 |= (v[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull
+        return bad64 == 0
 
 
 cdef inline void interior(const Axis* a, Py_ssize_t* q0, Py_ssize_t* q1) noexcept nogil:
@@ -1936,6 +1973,7 @@ def correlate_signal(a, v, tuple crops, bint flip, int nthreads, dtype):
     cdef WPlan P
     cdef cnp.ndarray y, patch
     cdef void* wf = NULL
+    cdef bint finite
     for i in range(3):
         ax[i].n_in = ax[i].taps = ax[i].stride = ax[i].dil = 1
         ax[i].off = ax[i].out_base = 0
@@ -1952,8 +1990,14 @@ def correlate_signal(a, v, tuple crops, bint flip, int nthreads, dtype):
     y = aligned_buffer(ny, typenum, itemsize).reshape(tuple([l for _, l in crops]))
     if ny == 0:
         return y
-    if not width_fit(1, 1, &ax[0], &ax[1], &ax[2], itemsize, True, True, WIDTH_SEG,
-                     &R, &S, &Wp):
+    if typenum == cnp.NPY_FLOAT:
+        finite = all_finite(<const float*> cnp.PyArray_DATA(w), cnp.PyArray_SIZE(w))
+    else:
+        finite = all_finite(<const double*> cnp.PyArray_DATA(w), cnp.PyArray_SIZE(w))
+    # the width path multiplies the zeros of its padded copies: a sum of
+    # shifted copies has no such product (an inf in v would make NaN there)
+    if not finite or not width_fit(1, 1, &ax[0], &ax[1], &ax[2], itemsize, True, True,
+                                   WIDTH_SEG, &R, &S, &Wp):
         if flip:
             w = np.ascontiguousarray(w[(slice(None, None, -1),) * nd])
         # one image, one channel: padding (m - 1 - start) before each axis
@@ -1961,7 +2005,7 @@ def correlate_signal(a, v, tuple crops, bint flip, int nthreads, dtype):
         pads = tuple([(-ax[i].off, ax[i].n_q - ax[i].n_in + ax[i].off + ax[i].taps - 1)
                       for i in range(3 - nd, 3)])
         conv_forward(x[None, None], w[None, None], None, y[None, None], 1, (1,) * nd,
-                     pads, (1,) * nd, nthreads)
+                     pads, (1,) * nd, nthreads, False)
         return y
     P = make_wplan(1, 1, 1, &ax[0], &ax[1], &ax[2], R, S, Wp, CY_VBYTES // itemsize,
                    cnp.PyArray_SIZE(x))
@@ -1993,7 +2037,7 @@ def correlate_signal(a, v, tuple crops, bint flip, int nthreads, dtype):
 
 def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
                      Py_ssize_t Kg, ad, ah, list w_phases, int nthreads, bint swap,
-                     taps_d=None, taps_h=None):
+                     taps_d=None, taps_h=None, bint skip_padding=False):
     """Pick the path for this geometry, pack the weights for it and run it.
     ``w`` is the 5-D weight tensor (see ``pack_weights`` for ``swap``);
     ``w_phases`` lists (taps_w, aw): one entry for a convolution, one per
@@ -2001,7 +2045,13 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
 
     Channel tiles cover whole blocks of KB output channels; when a few
     channels are left over (e.g. 33 = 2 x 16 + 1) and the width path can take
-    them, it computes those instead of a block that would be mostly padding."""
+    them, it computes those instead of a block that would be mostly padding.
+
+    The width tiles multiply the zeros of a padded copy (or of masked
+    lanes), the channel tiles skip them: with ``skip_padding`` (a sum of
+    shifted copies, no product with a padding value exists) and a weight of
+    the width path's channels that is not finite, every channel runs on
+    channel tiles."""
     VL = lanes(x.dtype)
     kv = pointwise_kv((ad, ah, w_phases[0][1]), Kg, x.dtype) if len(w_phases) == 1 else 0
     if kv:
@@ -2029,6 +2079,10 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
             plans = None
     if plans is None:
         rem = 0
+    if rem:
+        wr, br = _channel_slice(w, b, G, Kg, Kg - rem, Kg, swap)
+        if skip_padding and not np.isfinite(wr).all():   # (few channels' weights)
+            rem = 0
     # (kv stays the one chosen for Kg: rechosen for Kt, as the weight
     # gradient does, 33 -> 32 channels ran one block of 32 instead of two of
     # 16 and measured 1.00x at 1 and 2 threads, float64 1.02x)
@@ -2044,7 +2098,6 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
         _run_tiled(x.reshape(-1), wpk, bpk, y.reshape(-1), N, G, Cg, Kt, kv,
                    (ad, ah) + tuple(aw for _, aw in w_phases), woffs, nthreads, Kg)
     if rem:
-        wr, br = _channel_slice(w, b, G, Kg, Kt, Kg, swap)
         for (taps_w, aw), plan in zip(w_phases, plans):
             wpk = pack_weights(wr, G, 0, swap, (taps_d, taps_h, taps_w), nthreads)
             _run_width(x.reshape(-1), wpk.reshape(-1), br, y.reshape(-1), N, G, Cg, rem,
@@ -2194,20 +2247,58 @@ def pack_bias(b, Py_ssize_t G, int kv):
 
 
 def conv_forward(x, w, b, y, Py_ssize_t G, tuple stride, tuple pads, tuple dilation,
-                 int nthreads):
+                 int nthreads, bint padding_zeros=True):
     """y = conv(x, w) + b: x (N, C, *spatial), w (K, C/G, *kernel), y (N, K,
     *out) preallocated, 1 to 3 spatial axes; stride, pads ((lo, hi)) and
-    dilation per spatial axis."""
+    dilation per spatial axis.  ``padding_zeros``: the padding holds zeros
+    that multiply the weights (the layer API: 0 * inf is NaN, _nonfinite);
+    else the outputs are sums of shifted copies of x (the signal API: no
+    product with a padding value)."""
     axes = forward_axes(x.shape[2:], w.shape[2:], stride, pads, dilation, y.shape[2:])
-    x, w, y = view5(x), view5(w), view5(y)
-    N, C = x.shape[:2]
-    K = w.shape[0]
+    x5, w5, y5 = view5(x), view5(w), view5(y)
+    N, C = x5.shape[:2]
+    K = w5.shape[0]
     Cg, Kg = C // G, K // G
-    if Cg == 0 or x.size == 0:       # every window empty or all padding: the bias
-        y[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
-        return
-    _convolve_packed(x, w, b, y, N, G, Cg, Kg, axes[0], axes[1], [(None, axes[2])],
-                     nthreads, False)
+    if Cg == 0 or x5.size == 0:      # every window empty or all padding: the bias
+        y5[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
+    else:
+        _convolve_packed(x5, w5, b, y5, N, G, Cg, Kg, axes[0], axes[1], [(None, axes[2])],
+                         nthreads, False, skip_padding=not padding_zeros)
+    if padding_zeros and any(lo or hi for lo, hi in pads) and not interior_finite(y5, axes):
+        forward_nans(y, w, x.shape[2:], stride, pads, dilation)
+
+
+cdef bint interior_finite(y, tuple axes) except -1:
+    """The outputs of the first image at one position whose window lies
+    wholly inside the input, every channel, are finite (False when there is
+    no such position).  A weight that is not finite reaches every such
+    output of its channel (it multiplies an input value there), so this
+    clears the whole weight tensor for the padding's products (forward_nans)
+    at the cost of K reads."""
+    cdef Axis a
+    cdef Py_ssize_t q0, q1, k, pos[3]
+    cdef int i
+    cdef const float[:, :, :, :, :] y32
+    cdef const double[:, :, :, :, :] y64
+    for i in range(3):
+        a = make_axis(axes[i])
+        interior(&a, &q0, &q1)
+        if q0 >= q1:
+            return False
+        pos[i] = q0
+    if y.shape[0] == 0:
+        return True
+    if y.dtype == np.float32:
+        y32 = y
+        for k in range(y32.shape[1]):
+            if not all_finite(&y32[0, k, pos[0], pos[1], pos[2]], 1):
+                return False
+    else:
+        y64 = y
+        for k in range(y64.shape[1]):
+            if not all_finite(&y64[0, k, pos[0], pos[1], pos[2]], 1):
+                return False
+    return True
 
 
 def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
@@ -2246,7 +2337,7 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
                              nthreads)
             else:
                 _convolve_packed(gy, w, b, dx, N, G, Kg, Cg, axis_d, axis_h, w_phases,
-                                 nthreads, True, taps_d, taps_h)
+                                 nthreads, True, taps_d, taps_h, skip_padding=True)
 
 
 def _phase_lanes(gy, w, b, dx, Py_ssize_t G, tuple gw, taps_d, axis_d, taps_h, axis_h,
@@ -3204,7 +3295,34 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
     """dw = sum over batch and positions of gy (x) x-windows: x (N, C,
     *spatial), gy (N, K, *out), dw (K, C/G, *kernel) preallocated (zeros),
     1 to 3 spatial axes; stride, pads ((lo, hi)) and dilation per spatial
-    axis."""
+    axis.  The windows' padding holds zeros that multiply gy (0 * inf is
+    NaN: _nonfinite)."""
+    _backward_weight_kernels(x, gy, dw, G, stride, pads, dilation, nthreads)
+    if not any(lo or hi for lo, hi in pads):
+        return
+    # A non-finite gy value whose window reads the input somewhere leaves
+    # dw non-finite already: a finite dw (one pass at memory speed) and no
+    # window wholly in the padding clear it, when dw is small beside gy.
+    # Else weight_grad_nans reads the bands of gy next to the padding.
+    cdef const float[::1] d32
+    cdef const double[::1] d64
+    cdef bint finite
+    if 0 < dw.size * 8 <= gy.size:
+        if dw.dtype == np.float32:
+            d32 = dw.reshape(-1)
+            finite = all_finite(&d32[0], d32.shape[0])
+        else:
+            d64 = dw.reshape(-1)
+            finite = all_finite(&d64[0], d64.shape[0])
+        if finite and not empty_windows(
+                forward_axes(x.shape[2:], dw.shape[2:], stride, pads, dilation, gy.shape[2:])):
+            return
+    weight_grad_nans(dw, gy, x.shape[2:], stride, pads, dilation)
+
+
+def _backward_weight_kernels(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
+                             tuple dilation, int nthreads):
+    """conv_backward_weight's kernels (products with the padding skipped)."""
     axes = forward_axes(x.shape[2:], dw.shape[2:], stride, pads, dilation, gy.shape[2:])
     x, gy, dw = view5(x), view5(gy), view5(dw)
     N, C = x.shape[:2]

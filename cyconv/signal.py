@@ -6,6 +6,11 @@
   (output lengths, centering, and the handling of ``len(v) > len(a)``);
 * 2-D and 3-D inputs follow ``scipy.signal.convolve`` / ``correlate``.
 
+Every mode is a crop of the 'full' result, the sum of shifted copies of one
+input scaled by the other's values: an inf or NaN in either reaches only the
+copies it scales (as numpy.convolve; scipy's N-D direct method also
+multiplies its zero fill, NaN at the borders there).
+
 Integer, bool and mixed inputs promote like numpy (``np.result_type``); the
 result is float32 when that type is float32 or float16 and float64
 otherwise.  Complex inputs are rejected.  Both run on the same tiled kernel
