@@ -1542,9 +1542,10 @@ cdef inline void masked_grad_rows(
     """The row-block weight gradient (wh_tile) of kh tap rows and mk (1
     or 2) gy channels from g (rows ys_h apart, position q0 first) and one
     input channel xc read in place (WIN_MASKED; position q0's window at
-    column 0): input rows [ilo, ihi) of the block only, the lanes of the first and last vectors of a call
-    outside their row zeroed; calls are cut where a vector between would
-    leave the row (padding wider than a vector)."""
+    column 0): input rows [ilo, ihi) of the block only, the lanes of the
+    first and last vectors of a call outside their row zeroed; calls are
+    cut where a vector between would leave the row (padding wider than a
+    vector)."""
     cdef const Axis* ah = &P.ah
     cdef const Axis* aw = &P.aw
     cdef Py_ssize_t q = q0, k, n, qa, qb
@@ -1640,12 +1641,10 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                                     jhi = oh1 - oh0 + khn - 1
                                 xr = src + c * cs + h0 * ah.stride * rs
                                 a = acc + h0 * aw.taps * P.VL
-                                if jlo >= jhi:
-                                    pass
-                                elif mode == WIN_MASKED:
+                                if jlo < jhi and mode == WIN_MASKED:
                                     masked_grad_rows(P, khn, mk, grow, xr, rs, oh1 - oh0,
                                                      q0, q1, a, gend, jlo, jhi)
-                                else:
+                                elif jlo < jhi:
                                     wh_tile(khn, aw.taps, mk, grow, P.ys_h, P.ys_c, xr,
                                             ah.stride * rs, oh1 - oh0, nvec,
                                             q1 - q0 - nvec * P.VL, aw.dil, a,
