@@ -603,6 +603,33 @@ def test_phase_lanes_random(data):
     assert_close(y, want, want_abs, cin // groups * T * s + 1, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_rows_every_tile_cover(dtype):
+    """Planes of 1 to 17 positions per side with 32 channels (two-vector
+    channel tiles): every cover of a short row by the tile widths (5, 6
+    and 7 in one tile on AVX-512, 4 + 1 etc. elsewhere) and of a short
+    column of border positions, for the forward, the input gradient and
+    the weight gradient, against the reference."""
+    rng = np.random.default_rng(23)
+    for side in range(1, 18):
+        h = 1 + (side * 5) % 9                   # heights 1..9 beside the widths
+        x = rng.standard_normal((2, 32, h, side)).astype(dtype)
+        w = rng.standard_normal((32, 32, 3, 3)).astype(dtype)
+        b = rng.standard_normal(32).astype(dtype)
+        args = ((1, 1), [(1, 1), (1, 1)], (1, 1), 1)
+        y = cyconv.conv2d(x, w, b, padding=1)
+        assert_close(y, ref.conv(x, w, b, *args), ref.conv(np.abs(x), np.abs(w), np.abs(b), *args),
+                     w[0].size + 1, dtype)
+        gy = rng.standard_normal(y.shape).astype(dtype)
+        dx = cyconv.conv2d_backward_input(gy, w, x.shape, padding=1)
+        assert_close(dx, ref.backward_input(gy, w, x.shape, *args),
+                     ref.backward_input(np.abs(gy), np.abs(w), x.shape, *args), w[0].size, dtype)
+        dw = cyconv.conv2d_backward_weight(x, gy, w.shape, padding=1)
+        assert_close(dw, ref.backward_weight(x, gy, w.shape, *args),
+                     ref.backward_weight(np.abs(x), np.abs(gy), w.shape, *args),
+                     gy[:, 0].size, dtype)
+
+
 def test_phase_lanes_rows_without_taps():
     """A strided backward-input whose last input row is read by no output
     (9 rows, kernel 2, stride 2 along h): that row is zero, the others
