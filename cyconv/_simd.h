@@ -237,12 +237,24 @@ static __inline void cy_storen_f64(double *p, cy_vf64 v, long n) {
     for (i = 0; i < n && i < CY_VL_F64; i++) p[i] = t[i]; }
 #endif
 
-/* cy_loadn: the first n lanes from p, the rest zero (nothing read there) */
+/* cy_loadn: the first n lanes from p, the rest zero (nothing read there):
+ * a masked load on AVX-512 and AVX2 (filled element by element through the
+ * stack, the vector load waits for the scalar stores: no forwarding) */
 #if defined(__AVX512F__) && CY_VBYTES == 64
 static __inline cy_vf32 cy_loadn_f32(const float *p, long n) {
     return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p); }
 static __inline cy_vf64 cy_loadn_f64(const double *p, long n) {
     return _mm512_maskz_loadu_pd((__mmask8)((1u << n) - 1u), p); }
+#elif defined(__AVX2__) && CY_VBYTES == 32
+#if !defined(CY_SIMD_INTRINSICS)
+#include <immintrin.h>
+#endif
+static __inline cy_vf32 cy_loadn_f32(const float *p, long n) {
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return (cy_vf32)_mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane)); }
+static __inline cy_vf64 cy_loadn_f64(const double *p, long n) {
+    __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+    return (cy_vf64)_mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lane)); }
 #else
 static __inline cy_vf32 cy_loadn_f32(const float *p, long n) {
     float t[CY_VL_F32] = {0}; long i; for (i = 0; i < n; i++) t[i] = p[i];
@@ -315,7 +327,8 @@ static __inline cy_vf64 cy_kmload_f64(const double *p, cy_kmf64 m) {
         V r[L];                                                                 \
         _Pragma("GCC unroll 16")                                                \
         for (int i = 0; i < (L); i++)                                           \
-            r[i] = i < m ? cy_loadn_##S(src + i * ss, n) : cy_zero_##S();       \
+            r[i] = i >= m ? cy_zero_##S() : n == (L) ? cy_load_##S(src + i * ss) \
+                                              : cy_loadn_##S(src + i * ss, n);  \
         if ((L) > 8) { CY_BSTAGE(S, V, L, r, 8) }                               \
         if ((L) > 4) { CY_BSTAGE(S, V, L, r, 4) }                               \
         if ((L) > 2) { CY_BSTAGE(S, V, L, r, 2) }                               \

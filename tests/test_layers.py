@@ -1337,22 +1337,29 @@ def test_work_buffers_start_on_cache_lines(dtype):
 
 
 @pytest.mark.parametrize("swap", [False, True])
-def test_pack_weights_parallel_matches_serial(swap):
-    """Packed weights large enough to pack on several threads are the same
-    as packed on one (and as numpy's reshuffle of them)."""
-    w = np.random.default_rng(1).standard_normal((96, 80, 3, 3, 1)).astype(np.float32)
-    taps = (None, np.array([2, 1, 0]), None)
-    one = _dispatch.kernels.pack_weights(w, 2, 2, swap, taps, 1)
-    two = _dispatch.kernels.pack_weights(w, 2, 2, swap, taps, 2)
+@pytest.mark.parametrize("shape, dtype, flip", [
+    ((96, 80, 3, 3, 1), np.float32, True),       # several threads
+    ((97, 200, 3, 3, 3), np.float32, False),     # 2 MiB and more: streamed
+    ((97, 200, 3, 3, 3), np.float32, True),      # (partial blocks and runs)
+    ((33, 70, 1, 5, 23), np.float64, True)])
+def test_pack_weights_parallel_matches_serial(swap, shape, dtype, flip):
+    """Packed weights large enough to pack on several threads (and to be
+    stored non-temporally) are the same as packed on one, and as numpy's
+    reshuffle of them, every tap in order or the taps along h reversed."""
+    w = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    G = 1 if shape[0] % 2 else 2
+    taps = (None, np.arange(shape[3])[::-1].copy() if flip else None, None)
+    one = _dispatch.kernels.pack_weights(w, G, 2, swap, taps, 1)
+    two = _dispatch.kernels.pack_weights(w, G, 2, swap, taps, 2)
     assert two.size >= 65536
-    v = w[:, :, :, ::-1].reshape((2, 48) + w.shape[1:])
+    v = (w[:, :, :, ::-1] if flip else w).reshape((G, shape[0] // G) + w.shape[1:])
     if swap:
         v = v.swapaxes(1, 2)
     KB = one.shape[-1]
     M = v.shape[1]
-    padded = np.zeros((2, -(-M // KB) * KB) + v.shape[2:], np.float32)
+    padded = np.zeros((G, -(-M // KB) * KB) + v.shape[2:], dtype)
     padded[:, :M] = v
-    want = np.moveaxis(padded.reshape((2, -1, KB) + v.shape[2:]), 2, -1)
+    want = np.moveaxis(padded.reshape((G, -1, KB) + v.shape[2:]), 2, -1)
     assert np.array_equal(one, want) and np.array_equal(two, want)
 
 
