@@ -1002,6 +1002,8 @@ def test_zero_extent_input_with_padding_gives_bias():
     ((2, 5, 300), (35, 5, 7), 1, 3, 2, 1),              # 1-D, dilated: 32 + 3 (float64:
                                                         # 5 blocks of 8)
     ((2, 7, 23, 31), (17, 7, 3, 3), 2, 1, 1, 1),        # stride 2: 16 + 1
+    ((2, 128, 8, 8), (97, 128, 3, 3), 1, 1, 1, 1),      # 96 + 1, a sum large enough to
+                                                        # be stored on several threads
 ])
 def test_weight_gradient_channel_remainder(xs, ws, stride, padding, dilation, groups, dtype):
     """Output channels past the last whole channel block (a few of them) go
