@@ -314,6 +314,8 @@ cdef struct Plan:
     Py_ssize_t qlo, qhi               # interior positions along w
     bint prefetch                     # the tiles prefetch their input rows
     bint stream                       # weave_phases stores non-temporally
+    Py_ssize_t kb_items               # items per output-channel block where the
+                                      # blocks vary slowest (0: fastest; conv_row)
     Axis ad, ah, aw
 
 
@@ -549,9 +551,14 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
     # the output-channel block varies fastest: consecutive items read the
     # same input rows (with it slowest, so that a block's weights stay in L1
     # from row to row: the 3x3 stride-2 64 -> 128 forward 0.83-0.85x, the
-    # 7x7 stem unchanged); then the row's chunk
-    kb = item % P.nkb
-    item = item // P.nkb
+    # 7x7 stem unchanged); then the row's chunk.  Slowest (kb_items) for
+    # weights beyond the caches (_run_tiled)
+    if P.kb_items:
+        kb = item // P.kb_items
+        item = item % P.kb_items
+    else:
+        kb = item % P.nkb
+        item = item // P.nkb
     nseg = ((nq_max + SEGMENT - 1) // SEGMENT + nwc - 1) // nwc   # segments per chunk
     s0 = (item % nwc) * nseg * SEGMENT
     send = s0 + nseg * SEGMENT if s0 + nseg * SEGMENT < nq_max else nq_max
@@ -689,11 +696,13 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     # stride-2 stem, 5 of its 7 rows shared, 1.01x: left off)
     P.prefetch = not (ah.stride % ah.dil == 0 and ah.stride // ah.dil <= ah.taps - 1)
     P.stream = False
+    P.kb_items = 0
     return P
 
 
 cdef enum:
     ROW_CHUNK_BYTES = 262144    # input bytes a 1-D row chunk reads
+    KB_OUTER_BYTES = 16 << 20   # packed weights per group that put the blocks outermost
 
 
 cdef inline Py_ssize_t row_chunks(Py_ssize_t nq, Py_ssize_t bytes_per_position) noexcept nogil:
@@ -787,6 +796,17 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
         if one_row and plans[0].nkb > 1:
             nwc = max(nwc, row_chunks(nq, Cg * plans[0].aw.stride * sizeof(floating)))
         nitems *= nwc
+        # packed weights beyond the caches: the output-channel blocks vary
+        # slowest, so that each block's weights serve every row from L2
+        # (varying fastest, every row streams all of them from memory).
+        # 3x3 512 -> 512 at 7 x 7, float64 (18.9 MB): 1.9-2.0x at 1 thread,
+        # 1.3-1.4x at 2, batch 1 1.2x; 1024 -> 1024 float32 (37.7 MB) 1.8-2.0x,
+        # batch 1 1.1-1.4x; 768 -> 768 (21 MB) 1.7-1.8x.  At 9.4 MB (512 ->
+        # 512 float32) 1.07-1.17x at 1 thread but 0.97-1.0x at 2 and 0.85-1.0x
+        # at batch 1 (each row's input, read from L1 by every block before,
+        # comes from L2 once per block); 4.7 MB 0.97-0.99x
+        if wpk.shape[0] // G * sizeof(floating) >= KB_OUTER_BYTES and plans[0].nkb > 1:
+            plans[0].kb_items = nitems // plans[0].nkb
         nthreads = max(1, min(nthreads, nitems))
         abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, np.asarray(y).dtype)
         if weave:

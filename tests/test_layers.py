@@ -630,6 +630,32 @@ def test_short_rows_every_tile_cover(dtype):
                      gy[:, 0].size, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weights_beyond_the_caches(dtype):
+    """Packed weights of 16 MiB and more (the channel tiles run all rows of a
+    block together): the forward and the input gradient (its swapped weights
+    as large) against the reference on a small plane, the last block partly
+    padding (12 of 16 channels; float64 4 of 8), the same bits on 1 and 2
+    threads."""
+    rng = np.random.default_rng(41)
+    C, K = (512, 1004) if dtype == np.float32 else (508, 516)
+    assert _dispatch.kernels.aligned_empty(1, dtype).itemsize * C * 9 * K >= 16 << 20
+    x = rng.standard_normal((1, C, 5, 4)).astype(dtype)
+    w = rng.standard_normal((K, C, 3, 3)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    args = ((1, 1), [(1, 1), (1, 1)], (1, 1), 1)
+    y = cyconv.conv2d(x, w, b, padding=1, num_threads=1)
+    assert_close(y, ref.conv(x, w, b, *args), ref.conv(np.abs(x), np.abs(w), np.abs(b), *args),
+                 w[0].size + 1, dtype)
+    assert cyconv.conv2d(x, w, b, padding=1, num_threads=2).tobytes() == y.tobytes()
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    dx = cyconv.conv2d_backward_input(gy, w, x.shape, padding=1, num_threads=1)
+    assert_close(dx, ref.backward_input(gy, w, x.shape, *args),
+                 ref.backward_input(np.abs(gy), np.abs(w), x.shape, *args), K * 9, dtype)
+    assert cyconv.conv2d_backward_input(gy, w, x.shape, padding=1,
+                                        num_threads=2).tobytes() == dx.tobytes()
+
+
 def test_phase_lanes_rows_without_taps():
     """A strided backward-input whose last input row is read by no output
     (9 rows, kernel 2, stride 2 along h): that row is zero, the others
