@@ -2159,7 +2159,7 @@ def choose_kv(Py_ssize_t channels, dtype):
 
 
 cdef enum:
-    PACK_PARALLEL_MIN = 65536    # packed weights at least this long pack on all threads
+    PACK_PARALLEL_MIN = 65536    # weight tensors at least this long pack (and finish) on all threads
 
 
 def pack_weights(w, Py_ssize_t G, int kv, bint swap, taps=(None, None, None),
@@ -2277,23 +2277,21 @@ cdef inline void pack_item(Py_ssize_t item, const PackPlan* P, const floating* w
     cdef Py_ssize_t g, blk, r, rr, k, nr, nm, KB = P.KB
     cdef const floating* src
     cdef floating* o
+    g = item // (P.nrc * P.nb)
     if P.swap:
         # blocks fastest: consecutive items read consecutive runs of w (with
         # r fastest, runs 18 KiB apart for 512 -> 512 3x3 weights: the loads
         # waited on L3, 0.6x)
         blk = item % P.nb
         r = (item // P.nb) % P.nrc * P.rc
+        src = w + (g * P.A + r) * P.s0 + blk * KB * P.s1
     else:
         r = item % P.nrc * P.rc
         blk = (item // P.nrc) % P.nb
-    g = item // (P.nrc * P.nb)
+        src = w + (g * P.A + blk * KB) * P.s0 + r * P.s1
     nr = P.R - r if P.R - r < P.rc else P.rc
     nm = P.M - blk * KB if P.M - blk * KB < KB else KB
     o = out + ((g * P.nb + blk) * P.R + r) * P.T * KB
-    if P.swap:
-        src = w + (g * P.A + r) * P.s0 + blk * KB * P.s1
-    else:
-        src = w + (g * P.A + blk * KB) * P.s0 + r * P.s1
     if KB == 1:
         for rr in range(nr):
             for k in range(P.T):
@@ -3057,8 +3055,8 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     windows = scratch("input_row_windows", nthreads, 3 * P.span_d, np.intp)
     ftmp = scratch("grad_finish", nthreads, vector_lanes(<floating> 0) ** 2, dt)
     nchunks *= P.bands
-    if nchunks > nslots:                # several waves: their running sum
-        total = aligned_empty(n, dt)
+    if nchunks > nslots:                # several waves: their running sum (the
+        total = aligned_empty(n, dt)    # last wave's finish_wave adds to it)
         tp = &total[0]
     with nogil:
         c0 = 0
@@ -3079,7 +3077,7 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
             if c0 + nw < nchunks:
                 end_wave(tp, &slots[0], n, nw, c0, nthreads)
             else:
-                finish_wave(&out[0], tp if c0 > 0 else NULL, &slots[0], n, nw, G, P.nkb,
+                finish_wave(&out[0], tp, &slots[0], n, nw, G, P.nkb,
                             P.ad.taps * P.ah.taps * P.aw.taps, Cg, P.KB, Kg, P.Ky,
                             &ftmp[0, 0], nthreads)
             c0 += nw
