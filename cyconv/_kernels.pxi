@@ -1041,6 +1041,8 @@ cdef enum:
                                 # 14 x 14 1.6x, 28 x 28 1.5x, 56 x 56 1.1x,
                                 # 112 x 112 0.93-0.95x (float64 56 x 56
                                 # 0.90-0.98x)
+    FLAT_MAX_VECTORS = 256   # output planes of at most this many vectors whose
+                             # rows are shorter than a vector run flat (wff_tile)
     WIDTH_MASKED_MAX_USES = 64  # output channels x taps up to which the
                              # several-channel tiles read padded windows in
                              # place (masked) rather than from a padded copy:
@@ -1064,6 +1066,12 @@ cdef struct WPlan:
     bint stream                       # one-channel tiles store non-temporally
     const unsigned short* ftab        # lane table of the flat weight-gradient runs
                                       # (whf_tile), or NULL where they do not apply
+    const unsigned short* fmask       # lane table of the flat plane tiles (wff_tile,
+                                      # flat_planes_apply), or NULL: [vector][tap]
+    const Py_ssize_t* foff            # their taps' offsets from an output position
+    Py_ssize_t fnvec                  # vectors of an output plane
+    Py_ssize_t fgrid                  # elements of one input channel's phase planes
+                                      # (flat_fill), 0 where x is read in place
     Axis ah, aw
 
 
@@ -1083,10 +1091,24 @@ cdef inline void fill_patch(const WPlan* P, const floating* x, floating* patch,
     zero outside the input; rows of Wp elements.  With a stride s > 1 along
     w a row holds its s phases instead, Wq elements each (all of them):
     patch[c][r][ph * Wq + u] = x[c][ih_lo + r][iw_lo + u * s + ph]."""
-    cdef Py_ssize_t a, e, c, r, ih, u, ph, col, s = P.aw.stride
+    cdef Py_ssize_t a, e, t, c, r, ih, u, ph, col, s = P.aw.stride
     cdef floating* dst
     cdef const floating* src
     if s > 1:
+        # u in [a, e): all s phases inside the row (no checks); the ends
+        # u < a and u >= e checked up to t, the last u with a column inside
+        # the row, zero-filled past it (the patch row is a vector longer
+        # than the outputs need: element by element with checks, and the
+        # bounds recomputed per row, the zeros took most of a 28 x 28
+        # stride-2 depthwise layer's time)
+        a = (-iw_lo + s - 1) // s if iw_lo < 0 else 0
+        e = (P.aw.n_in - iw_lo - s) // s + 1 if P.aw.n_in - iw_lo - s >= 0 else 0
+        a = a if a < P.Wq else P.Wq
+        e = e if e < P.Wq else P.Wq
+        e = e if e > a else a
+        t = (P.aw.n_in - iw_lo + s - 1) // s if P.aw.n_in > iw_lo else 0
+        t = t if t > e else e
+        t = t if t < P.Wq else P.Wq
         for c in range(P.Cg):
             for r in range(nrows):
                 ih = ih_lo + r
@@ -1095,12 +1117,6 @@ cdef inline void fill_patch(const WPlan* P, const floating* x, floating* patch,
                     memset(dst, 0, P.Wp * sizeof(floating))
                     continue
                 src = x + c * P.xs_c + ih * P.aw.n_in
-                # u in [a, e): all s phases inside the row (no checks)
-                a = (-iw_lo + s - 1) // s if iw_lo < 0 else 0
-                e = (P.aw.n_in - iw_lo - s) // s + 1 if P.aw.n_in - iw_lo - s >= 0 else 0
-                a = a if a < P.Wq else P.Wq
-                e = e if e < P.Wq else P.Wq
-                e = e if e > a else a
                 if s == 2:
                     phases2(dst + a, dst + P.Wq + a, src + iw_lo + 2 * a, e - a)
                 else:
@@ -1111,9 +1127,11 @@ cdef inline void fill_patch(const WPlan* P, const floating* x, floating* patch,
                     for u in range(a):
                         col = iw_lo + u * s + ph
                         dst[ph * P.Wq + u] = src[col] if 0 <= col < P.aw.n_in else 0
-                    for u in range(e, P.Wq):
+                    for u in range(e, t):
                         col = iw_lo + u * s + ph
                         dst[ph * P.Wq + u] = src[col] if 0 <= col < P.aw.n_in else 0
+                    for u in range(t, P.Wq):
+                        dst[ph * P.Wq + u] = 0
         return
     a = -iw_lo if iw_lo < 0 else 0
     if a > width:
@@ -1525,6 +1543,115 @@ def width_path_plan(Py_ssize_t Cg, Py_ssize_t Kg, tuple axes, dtype,
     return R, S, Wp
 
 
+cdef int flat_planes_apply(const WPlan* P) noexcept nogil:
+    """How the width path's (image, group) planes run as flat runs over
+    their output planes (wff_tile; one output channel per group, the output
+    plane whole and contiguous, at most FLAT_MAX_VECTORS vectors, on a build
+    with those tiles): 1 reading x in place (stride 1, rows shorter than a
+    vector and as long as the output's, so the input of each tap lies a
+    fixed offset from its output), 2 from a copy of each input plane as its
+    stride phases, each phase's rows as long as the output's (strides up to
+    2, no phase wider than the output rows: flat_fill); 0 where neither
+    applies.  Strided layers take the copy at any row length (the row tiles
+    read a padded phase copy per row block: a 28 x 28 stride-2 depthwise
+    layer ran at 4% of the peak)."""
+    cdef const Axis* ah = &P.ah
+    cdef const Axis* aw = &P.aw
+    if not (WFF_ENABLED and P.Kg == 1 and aw.n_out == aw.n_q and ah.n_out == ah.n_q
+            and aw.out_step == 1 and ah.out_step == 1 and aw.out_base == 0
+            and ah.out_base == 0 and ah.n_q * aw.n_q <= FLAT_MAX_VECTORS * P.VL
+            and 1 <= ah.stride <= 2 and 1 <= aw.stride <= 2):
+        return 0
+    if ah.stride == 1 and aw.stride == 1:
+        return 1 if aw.n_q == aw.n_in and aw.n_in < P.VL else 0
+    return 2 if (aw.n_in + aw.stride - 1) // aw.stride <= aw.n_q else 0
+
+
+@functools.lru_cache(maxsize=64)
+def flat_plane_table(tuple ah, tuple aw, Py_ssize_t VL):
+    """(tab, off, grid) for wff_tile over output planes of the axes ah, aw
+    (as make_axis takes them), with strides sh, sw: the input as sh x sw
+    phase planes of Hq = ceil(H / sh) rows of Wo (the output rows'
+    length) elements, phase (a, b) holding x[sh * u + a, sw * v + b] at
+    row u, column v (grid: the elements of all of them; for stride 1 x
+    itself, rows as long as the output's).  off[i * kw + j]: the offset of
+    tap (i, j)'s input from its output position, tab[v * taps + i * kw + j]:
+    the lanes of output vector v (positions v * VL + l of the plane) whose
+    tap (i, j) reads inside the input.  Read-only, kept for the next call."""
+    cdef Axis h = make_axis(ah), w = make_axis(aw)
+    sh, sw, Wo = h.stride, w.stride, w.n_q
+    Hq = (h.n_in + sh - 1) // sh
+    n_out = h.n_q * Wo
+    nvec = (n_out + VL - 1) // VL
+    o = np.arange(nvec * VL).reshape(nvec, 1, 1, VL)
+    ih = (h.off + np.arange(h.taps) * h.dil).reshape(1, -1, 1, 1)
+    jw = (w.off + np.arange(w.taps) * w.dil).reshape(1, 1, -1, 1)
+    row = (o // Wo) * sh + ih
+    col = (o % Wo) * sw + jw
+    inside = (o < n_out) & (row >= 0) & (row < h.n_in) & (col >= 0) & (col < w.n_in)
+    bits = (1 << np.arange(VL)).reshape(1, 1, 1, VL)
+    tab = (inside * bits).sum(axis=3).astype(np.uint16).reshape(-1)
+    off = ((((ih % sh) * sw + jw % sw) * Hq + ih // sh) * Wo + jw // sw).astype(np.intp)
+    off = off.reshape(-1)
+    tab.flags.writeable = False
+    off.flags.writeable = False
+    return tab, off, sh * sw * Hq * Wo
+
+
+cdef inline void flat_fill(const WPlan* P, const floating* x, floating* grid) noexcept nogil:
+    """One input channel's plane x as its stride phases (flat_plane_table):
+    the elements of phase (a, b) whose rows and columns lie inside the
+    input, row u and column v at ((a * sw + b) * Hq + u) * Wo + v.  The rest
+    is left as it is: the tiles' masks never read it."""
+    cdef Py_ssize_t sh = P.ah.stride, sw = P.aw.stride, W = P.aw.n_in, Wo = P.aw.n_q
+    cdef Py_ssize_t Hq = (P.ah.n_in + sh - 1) // sh, a, u, n0, n1
+    cdef floating* d
+    cdef const floating* src
+    n0 = (W + sw - 1) // sw          # columns of phase 0 (inside the rows: flat_planes_apply)
+    n1 = W // sw                     # of phase 1 (sw = 2)
+    for a in range(sh):
+        for u in range((P.ah.n_in - a + sh - 1) // sh):
+            src = x + (u * sh + a) * W
+            d = grid + (a * sw * Hq + u) * Wo
+            if sw == 1:
+                memcpy(d, src, W * sizeof(floating))
+                continue
+            phases2(d, d + Hq * Wo, src, n1)
+            if n0 > n1:
+                d[n1] = src[W - 1]
+
+
+cdef inline void flat_item(Py_ssize_t item, const WPlan* P, const floating* x,
+                           const floating* w, const floating* b, floating* y,
+                           floating* grid) noexcept nogil:
+    """The output planes of (image, group) 2 * item and 2 * item + 1 (flat
+    in n * G + g, so a pair may span two images) on wff_tile, both planes
+    in each tile (every lane mask loaded once for two planes), at most
+    WFF_VECTORS vectors per tile; their input read in place or from their
+    phase planes in ``grid`` (P.fgrid > 0: flat_fill)."""
+    cdef Py_ssize_t ng = 2 * item, npl = 2 if 2 * item + 1 < P.N * P.G else 1
+    cdef Py_ssize_t g0 = ng % P.G, g1 = (ng + 1) % P.G, ntaps = P.wc
+    cdef Py_ssize_t n_out = P.ah.n_q * P.aw.n_q, v0 = 0, nv, nlast, c
+    cdef Py_ssize_t xc = P.xs_c
+    cdef const floating* xp = x + ng * P.Cg * P.xs_c
+    cdef floating* yp = y + P.y0 + (ng * P.Ky + P.k0) * P.ys_c
+    if P.fgrid:
+        for c in range(npl * P.Cg):
+            flat_fill(P, xp + c * P.xs_c, grid + c * P.fgrid)
+        xp = grid
+        xc = P.fgrid
+    while v0 < P.fnvec:
+        nv = P.fnvec - v0 if P.fnvec - v0 < WFF_VECTORS else WFF_VECTORS
+        nlast = n_out - (v0 + nv - 1) * P.VL
+        if nlast > P.VL:
+            nlast = P.VL
+        wff_tile(npl, nv, xp + v0 * P.VL, P.Cg * xc, P.Cg, xc,
+                 w + g0 * P.wm, w + g1 * P.wm, P.wc,
+                 (b + g0) if b != NULL else NULL, (b + g1) if b != NULL else NULL,
+                 yp + v0 * P.VL, P.Ky * P.ys_c, ntaps, P.foff, P.fmask + v0 * ntaps, nlast)
+        v0 += nv
+
+
 cdef bint flat_grad_rows(const WPlan* P) noexcept nogil:
     """True when the weight gradient's row blocks can run as flat runs of
     positions (whf_tile): stride 1 and no dilation, an odd kernel width
@@ -1880,6 +2007,10 @@ cdef WPlan make_wplan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, const Axis* ad
     P.toff = NULL
     P.stream = False
     P.ftab = NULL
+    P.fmask = NULL
+    P.foff = NULL
+    P.fnvec = 0
+    P.fgrid = 0
     return P
 
 
@@ -1896,6 +2027,16 @@ cdef inline void width_items(WPlan* P, const floating* x, const floating* w,
     """Every item of the width path (P.toff set), on nthreads threads, each
     with its own patch (patch_size elements apart)."""
     cdef Py_ssize_t item, nitems = P.N * P.G * P.nrb * P.nsb
+    if P.fmask != NULL:
+        # whole planes, two per item (flat_item); stores through the cache
+        nitems = (P.N * P.G + 1) // 2
+        if nthreads > 1:
+            for item in prange(nitems, num_threads=nthreads, schedule="guided"):
+                flat_item(item, P, x, w, b, y, patch + omp_get_thread_num() * patch_size)
+        else:
+            for item in range(nitems):
+                flat_item(item, P, x, w, b, y, patch)
+        return
     # outputs larger than a core's caches bypass them (no read for ownership):
     # 2048^2 5x5 image 1.19x (kernel alone, aligned output); 1e6-sample
     # signal 1.21x (float32), 1.03-1.07x (float64), same process.  Several
@@ -1939,7 +2080,18 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
     if b is not None and b.shape[0] > 0:
         bp = &b[0]
     nthreads = max(1, min(nthreads, N * G * P.nrb * P.nsb))
-    patch = scratch("patch", nthreads, width_patch_size(&P), np.asarray(y).dtype)
+    cdef const unsigned short[::1] fmask
+    cdef const Py_ssize_t[::1] foff
+    cdef int flat = flat_planes_apply(&P)
+    if flat:
+        fmask, foff, grid = flat_plane_table(axes[1], axes[2], P.VL)
+        P.fmask, P.foff, P.fnvec = &fmask[0], &foff[0], fmask.shape[0] // P.wc
+        P.fgrid = grid if flat == 2 else 0
+        nthreads = max(1, min(nthreads, (N * G + 1) // 2))
+        # a pair of planes' phase copies in each thread's patch
+        patch = scratch("patch", nthreads, max(1, 2 * Cg * P.fgrid), np.asarray(y).dtype)
+    else:
+        patch = scratch("patch", nthreads, width_patch_size(&P), np.asarray(y).dtype)
     tap_offsets(&P)
     try:
         with nogil:

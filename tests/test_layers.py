@@ -997,6 +997,69 @@ def test_flat_weight_gradient_runs_1d(xs, ws, groups, dtype):
                                                           num_threads=2))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", [
+    ((8, 6, 7, 7), (6, 1, 3, 3), 1, 1, 1, 6),        # depthwise 7 x 7: 4 vectors a plane
+    ((3, 5, 14, 14), (5, 1, 3, 3), 1, 1, 1, 5),      # 13 vectors: tiles of 8 and 5; an odd
+                                                     # plane count, pairs across images
+    ((2, 3, 7, 9), (3, 1, 5, 5), 1, 2, 1, 3),        # 5x5, two columns of padding
+    ((2, 4, 12, 13), (4, 1, 3, 3), 1, 2, 2, 4),      # dilated
+    ((2, 3, 9, 6), (3, 1, 3, 3), 1, (0, 1), 1, 3),   # no padding along h: fewer output rows
+    ((2, 3, 5, 11), (3, 1, 3, 3), 1, (3, 1), 1, 3),  # padding wider than the kernel along h
+    ((3, 2, 1, 7), (2, 1, 3, 3), 1, 1, 1, 2),        # one input row
+    ((2, 6, 16, 15), (6, 1, 3, 1), 1, (1, 0), 1, 6),  # one tap column, 15 vectors
+    ((2, 6, 9, 9), (3, 2, 3, 3), 1, 1, 1, 3),        # two input channels per output channel
+    ((2, 4, 7, 7), (33, 4, 3, 3), 1, 1, 1, 1),       # the channel left over after 2 x 16
+    ((3, 5, 28, 28), (5, 1, 3, 3), 2, 1, 1, 5),      # stride 2: the input as 4 phase planes
+    ((2, 3, 27, 13), (3, 1, 3, 3), 2, 1, 1, 3),      # odd sizes: phases of unequal size
+    ((2, 3, 56, 54), (3, 1, 5, 5), 2, 2, 1, 3),      # 756 outputs: 48 vectors, 6 tiles
+    ((2, 3, 9, 10), (3, 1, 3, 3), (2, 1), 1, 1, 3),  # stride 2 along h only
+    ((2, 3, 9, 10), (3, 1, 3, 3), (1, 2), 1, 1, 3),  # along w only
+    ((1, 2, 20, 20), (2, 1, 3, 3), 2, 2, 2, 2),      # strided and dilated
+    ((2, 2, 6, 7), (2, 1, 3, 3), 2, 0, 1, 2),        # strided, no padding
+])
+def test_flat_planes(xs, ws, stride, padding, dilation, groups, dtype):
+    """Layers with one output channel per group (depthwise) whose output
+    planes each run as one flat run of positions (vectors spanning rows, a
+    lane table per tap for the positions whose input lies inside), two
+    planes per tile: at stride 1 on planes whose rows are shorter than a
+    vector, read in place; strided, from a copy of the input planes as
+    their stride phases.  Forward and input gradient (at stride 1 the same
+    path with the kernel flipped) against the float64 reference; a
+    non-finite input value at a row end or in a first or last row reaches
+    only the outputs that read it (not the next row's first output); the
+    same bits for 1 and 2 threads."""
+    rng = np.random.default_rng(41)
+    pad = padding if isinstance(padding, tuple) else (padding, padding)
+    pads = [(p, p) for p in pad]
+    dil = (dilation, dilation)
+    st = stride if isinstance(stride, tuple) else (stride, stride)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    kw = dict(stride=st, padding=pad, dilation=dilation, groups=groups)
+    y = cyconv.conv2d(x, w, b, num_threads=1, **kw)
+    want = ref.conv(x, w, b, st, pads, dil, groups)
+    assert_close(y, want, ref.conv(np.abs(x), np.abs(w), np.abs(b), st, pads, dil, groups),
+                 w[0].size + 1, dtype)
+    assert np.array_equal(y, cyconv.conv2d(x, w, b, num_threads=2, **kw))
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    dx = cyconv.conv2d_backward_input(gy, w, xs, num_threads=1, **kw)
+    want = ref.backward_input(gy, w, xs, st, pads, dil, groups)
+    assert_close(dx, want, ref.backward_input(np.abs(gy), np.abs(w), xs, st, pads, dil, groups),
+                 w.shape[0] // groups * w[0, 0].size, dtype)
+    assert np.array_equal(dx, cyconv.conv2d_backward_input(gy, w, xs, num_threads=2, **kw))
+    for row, column, value in ((1, -1, np.nan), (0, 0, np.inf), (-1, -1, -np.inf),
+                               (-2, 0, np.nan)):
+        xv = x.copy()
+        xv[-1, :, row % xs[2], column] = value
+        got = cyconv.conv2d(xv, w, b, **kw)
+        with np.errstate(invalid="ignore"):
+            want = ref.conv(xv, w, b, st, pads, dil, groups)
+        assert np.array_equal(np.isnan(got), np.isnan(want)), (row, column)
+        assert np.array_equal(np.isinf(got), np.isinf(want)), (row, column)
+
+
 def test_zero_extent_input_with_padding_gives_bias():
     """An input with a zero-length spatial dim but padding still has outputs
     (windows made only of padding): they equal the bias."""
