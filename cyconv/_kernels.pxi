@@ -1917,6 +1917,35 @@ cdef void flat_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
                   part + ((chunk - chunk0) * P.G + g) * P.Kg * P.Cg * P.wc)
 
 
+cdef void flat_copy_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
+                              Py_ssize_t nchunks, Py_ssize_t chunk0, const floating* x,
+                              const floating* gy, floating* part, floating* lanes,
+                              floating* grid) noexcept nogil:
+    """width_grad_item where flat_planes_apply gives 2 (strided planes): per
+    image, each input channel's plane as its stride phases (flat_fill), then
+    per (gy channel, input channel) the taps' dot products over the flat
+    output plane, WGF_TAPS taps at a time (wgf_tile), into the lane partial
+    sums; part[chunk, g] as width_grad_item leaves it."""
+    cdef Py_ssize_t g = item % P.G, chunk = item // P.G, n, m, c, t0, nt
+    cdef Py_ssize_t n_out = P.ah.n_q * P.aw.n_q
+    cdef Py_ssize_t nlast = n_out - (P.fnvec - 1) * P.VL
+    memset(lanes, 0, P.Kg * P.Cg * P.wc * P.VL * sizeof(floating))
+    for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
+        for c in range(P.Cg):
+            flat_fill(P, x + ((n * P.G + g) * P.Cg + c) * P.xs_c, grid + c * P.fgrid)
+        for m in range(P.Kg):
+            for c in range(P.Cg):
+                t0 = 0
+                while t0 < P.wc:
+                    nt = P.wc - t0 if P.wc - t0 < WGF_TAPS else WGF_TAPS
+                    wgf_tile(nt, gy + ((n * P.G + g) * P.Ky + P.k0 + m) * P.ys_c,
+                             grid + c * P.fgrid, P.fnvec, nlast, P.wc, P.foff + t0,
+                             P.fmask + t0, lanes + ((m * P.Cg + c) * P.wc + t0) * P.VL)
+                    t0 += nt
+    lanes_to_part(lanes, P.Kg * P.Cg * P.wc, P.VL,
+                  part + ((chunk - chunk0) * P.G + g) * P.Kg * P.Cg * P.wc)
+
+
 def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1] slots,
                     floating[::1] total, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
                     Py_ssize_t Kg, Py_ssize_t nchunks, tuple axes, tuple plan, int nthreads,
@@ -1937,16 +1966,34 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     patch = scratch("patch", nthreads, width_patch_size(&P), dt)
     lanes = scratch("lanes", nthreads, Kg * Cg * P.wc * P.VL, dt)
     cdef const unsigned short[::1] ftab
+    cdef const unsigned short[::1] fmask
+    cdef const Py_ssize_t[::1] foff
+    cdef bint copies = False
     if flat_grad_rows(&P):
         ftab = flat_grad_table(P.aw.n_in, P.aw.taps, P.VL)
         P.ftab = &ftab[0]
+    elif flat_planes_apply(&P) == 2:
+        # strided planes: their stride phases in each thread's patch
+        fmask, foff, grid = flat_plane_table(axes[1], axes[2], P.VL)
+        P.fmask, P.foff, P.fnvec, P.fgrid = &fmask[0], &foff[0], fmask.shape[0] // P.wc, grid
+        patch = scratch("patch", nthreads, max(1, Cg * P.fgrid), dt)
+        copies = True
     tap_offsets(&P)
     try:
         with nogil:
             c0 = 0
             while c0 < nchunks:
                 nw = start_wave(&slots[0], n, nslots, c0, nchunks, nthreads)
-                if P.ftab != NULL and nthreads > 1:
+                if copies and nthreads > 1:
+                    for i in prange(nw * G, num_threads=nthreads, schedule="dynamic"):
+                        flat_copy_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0],
+                                            &slots[0], &lanes[omp_get_thread_num(), 0],
+                                            &patch[omp_get_thread_num(), 0])
+                elif copies:
+                    for i in range(nw * G):
+                        flat_copy_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0],
+                                            &slots[0], &lanes[0, 0], &patch[0, 0])
+                elif P.ftab != NULL and nthreads > 1:
                     for i in prange(nw * G, num_threads=nthreads, schedule="dynamic"):
                         flat_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0],
                                        &slots[0], &lanes[omp_get_thread_num(), 0])

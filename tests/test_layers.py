@@ -1060,6 +1060,50 @@ def test_flat_planes(xs, ws, stride, padding, dilation, groups, dtype):
         assert np.array_equal(np.isinf(got), np.isinf(want)), (row, column)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", [
+    ((3, 5, 28, 28), (5, 1, 3, 3), 2, 1, 1),        # 14 x 14 outputs: 13 vectors
+    ((2, 3, 27, 13), (3, 1, 3, 3), 2, 1, 1),        # odd sizes: phases of unequal size
+    ((2, 3, 56, 54), (3, 1, 5, 5), 2, 2, 1),        # 25 taps: 12 + 12 + 1 per tile
+    ((2, 3, 9, 10), (3, 1, 3, 3), (2, 1), 1, 1),    # stride 2 along h only
+    ((2, 3, 9, 10), (3, 1, 3, 3), (1, 2), 1, 1),    # along w only
+    ((1, 2, 20, 20), (2, 1, 3, 3), 2, 2, 2),        # strided and dilated
+    ((2, 2, 6, 7), (2, 1, 3, 3), 2, 0, 1),          # no padding
+    ((2, 2, 5, 5), (2, 1, 3, 3), 2, 1, 1),          # one partial vector
+])
+def test_flat_planes_weight_gradient(xs, ws, stride, padding, dilation, dtype):
+    """The weight gradient of strided depthwise layers over flat output
+    planes (each input plane copied as its stride phases, every tap a dot
+    product of the output gradient's plane with a masked shifted run):
+    against the float64 reference, the same bits for 1 and 2 threads, and a
+    non-finite input value at a row end or in a first or last row reaching
+    only the taps that read it."""
+    rng = np.random.default_rng(43)
+    pad = padding if isinstance(padding, tuple) else (padding, padding)
+    pads = [(p, p) for p in pad]
+    st = stride if isinstance(stride, tuple) else (stride, stride)
+    dil = (dilation, dilation)
+    G = xs[1]
+    x = rng.standard_normal(xs).astype(dtype)
+    out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                for n, p, d, k, s in zip(xs[2:], pad, dil, ws[2:], st))
+    gy = rng.standard_normal((xs[0], ws[0]) + out).astype(dtype)
+    kw = dict(stride=st, padding=pad, dilation=dilation, groups=G)
+    dw = cyconv.conv2d_backward_weight(x, gy, ws, num_threads=1, **kw)
+    want = ref.backward_weight(x, gy, ws, st, pads, dil, G)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, st, pads, dil, G)
+    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+    assert np.array_equal(dw, cyconv.conv2d_backward_weight(x, gy, ws, num_threads=2, **kw))
+    for row, column, value in ((1, -1, np.nan), (0, 0, np.inf), (-1, -1, -np.inf),
+                               (-2, 0, np.nan)):
+        xv = x.copy()
+        xv[-1, :, row % xs[2], column] = value
+        with np.errstate(invalid="ignore"):
+            got = cyconv.conv2d_backward_weight(xv, gy, ws, **kw)
+            want = ref.backward_weight(xv, gy, ws, st, pads, dil, G)
+        assert np.array_equal(np.isfinite(got), np.isfinite(want)), (row, column)
+
+
 def test_zero_extent_input_with_padding_gives_bias():
     """An input with a zero-length spatial dim but padding still has outputs
     (windows made only of padding): they equal the bias."""
