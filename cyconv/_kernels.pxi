@@ -1929,17 +1929,22 @@ cdef void flat_copy_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
     cdef Py_ssize_t g = item % P.G, chunk = item // P.G, n, m, c, t0, nt
     cdef Py_ssize_t n_out = P.ah.n_q * P.aw.n_q
     cdef Py_ssize_t nlast = n_out - (P.fnvec - 1) * P.VL
+    cdef const floating* xs
+    cdef Py_ssize_t xc = P.fgrid if P.fgrid else P.xs_c
     memset(lanes, 0, P.Kg * P.Cg * P.wc * P.VL * sizeof(floating))
     for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
-        for c in range(P.Cg):
-            flat_fill(P, x + ((n * P.G + g) * P.Cg + c) * P.xs_c, grid + c * P.fgrid)
+        xs = x + (n * P.G + g) * P.Cg * P.xs_c
+        if P.fgrid:
+            for c in range(P.Cg):
+                flat_fill(P, xs + c * P.xs_c, grid + c * P.fgrid)
+            xs = grid
         for m in range(P.Kg):
             for c in range(P.Cg):
                 t0 = 0
                 while t0 < P.wc:
                     nt = P.wc - t0 if P.wc - t0 < WGF_TAPS else WGF_TAPS
                     wgf_tile(nt, gy + ((n * P.G + g) * P.Ky + P.k0 + m) * P.ys_c,
-                             grid + c * P.fgrid, P.fnvec, nlast, P.wc, P.foff + t0,
+                             xs + c * xc, P.fnvec, nlast, P.wc, P.foff + t0,
                              P.fmask + t0, lanes + ((m * P.Cg + c) * P.wc + t0) * P.VL)
                     t0 += nt
     lanes_to_part(lanes, P.Kg * P.Cg * P.wc, P.VL,
@@ -1969,13 +1974,17 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     cdef const unsigned short[::1] fmask
     cdef const Py_ssize_t[::1] foff
     cdef bint copies = False
+    cdef int flat
+    flat = flat_planes_apply(&P)
     if flat_grad_rows(&P):
         ftab = flat_grad_table(P.aw.n_in, P.aw.taps, P.VL)
         P.ftab = &ftab[0]
-    elif flat_planes_apply(&P) == 2:
-        # strided planes: their stride phases in each thread's patch
+    elif flat:
+        # the planes read in place or (strided) as their stride phases in
+        # each thread's patch
         fmask, foff, grid = flat_plane_table(axes[1], axes[2], P.VL)
-        P.fmask, P.foff, P.fnvec, P.fgrid = &fmask[0], &foff[0], fmask.shape[0] // P.wc, grid
+        P.fmask, P.foff, P.fnvec = &fmask[0], &foff[0], fmask.shape[0] // P.wc
+        P.fgrid = grid if flat == 2 else 0
         patch = scratch("patch", nthreads, max(1, Cg * P.fgrid), dt)
         copies = True
     tap_offsets(&P)

@@ -1070,11 +1070,14 @@ def test_flat_planes(xs, ws, stride, padding, dilation, groups, dtype):
     ((1, 2, 20, 20), (2, 1, 3, 3), 2, 2, 2),        # strided and dilated
     ((2, 2, 6, 7), (2, 1, 3, 3), 2, 0, 1),          # no padding
     ((2, 2, 5, 5), (2, 1, 3, 3), 2, 1, 1),          # one partial vector
+    ((2, 4, 12, 13), (4, 1, 3, 3), 1, 2, 2),        # stride 1, dilated: read in place
+    ((3, 3, 7, 7), (3, 1, 5, 5), 1, 4, 2),          # dilated 5x5 on a 7 x 7 plane
 ])
 def test_flat_planes_weight_gradient(xs, ws, stride, padding, dilation, dtype):
-    """The weight gradient of strided depthwise layers over flat output
-    planes (each input plane copied as its stride phases, every tap a dot
-    product of the output gradient's plane with a masked shifted run):
+    """The weight gradient of depthwise layers over flat output planes
+    (each input plane read in place, or strided copied as its stride
+    phases; every tap a dot product of the output gradient's plane with a
+    masked shifted run) where the row-run tiles do not apply:
     against the float64 reference, the same bits for 1 and 2 threads, and a
     non-finite input value at a row end or in a first or last row reaching
     only the taps that read it."""
