@@ -4,6 +4,7 @@ Everything here is pure Python on small tuples: it validates user arguments
 (raising TypeError / ValueError that name the argument) and computes output
 sizes and the per-axis geometry the kernels run on.
 """
+import functools
 import math
 import operator
 
@@ -135,3 +136,51 @@ def backward_input_phases(n_x, n_y, k, s, p_lo, d):
         axis = (n_y, len(taps), 1, d // g, base, n_q, n_x, s, r)
         phases.append((np.array(taps[::-1], dtype=np.intp), axis))
     return phases
+
+
+@functools.lru_cache(maxsize=64)
+def flat_transposed_table(ah, aw, VL):
+    """For the kernels' flat_transposed_item over the forward axes ah, aw
+    (the kernels' Axis tuples along h and w): per stride
+    phase p = a * sw + b, its taps (flat indices i * kw + j, i then j
+    ascending), their offsets into gy's plane from a grid position, and
+    the lane masks [vector][tap] (gy position inside its plane), all
+    concatenated; per phase (first tap, first mask, tap count); grid
+    vectors.  Read-only, kept for the next call."""
+    H, kh, sh, dh, oh, Ho = [int(v) for v in ah[:6]]
+    W, kw, sw, dw, ow, Wo = [int(v) for v in aw[:6]]
+    Hq = (H + sh - 1) // sh
+    nvec = (Hq * Wo + VL - 1) // VL
+    q = np.arange(nvec * VL).reshape(nvec, 1, VL)
+    taps, offs, tabs, meta = [], [], [], []
+    t0 = m0 = 0
+    for a in range(sh):
+        for b in range(sw):
+            sel, di, dj = [], [], []
+            for i in range(kh):
+                ih = oh + i * dh
+                if ih % sh != a:
+                    continue
+                for j in range(kw):
+                    jw = ow + j * dw
+                    if jw % sw == b:
+                        sel.append(i * kw + j)
+                        di.append(ih // sh)
+                        dj.append(jw // sw)
+            di = np.array(di, np.intp).reshape(1, -1, 1)
+            dj = np.array(dj, np.intp).reshape(1, -1, 1)
+            r = q // Wo - di
+            c = q % Wo - dj
+            inside = (q < Hq * Wo) & (r >= 0) & (r < Ho) & (c >= 0) & (c < Wo)
+            tab = (inside * (1 << np.arange(VL)).reshape(1, 1, VL)).sum(axis=2)
+            taps.append(np.array(sel, np.intp))
+            offs.append((-(di * Wo + dj)).reshape(-1))
+            tabs.append(tab.astype(np.uint16).reshape(-1))
+            meta += [t0, m0, len(sel)]
+            t0 += len(sel)
+            m0 += tabs[-1].size
+    out = (np.concatenate(taps), np.concatenate(offs).astype(np.intp),
+           np.concatenate(tabs).astype(np.uint16), np.array(meta, np.intp), nvec)
+    for arr in out[:4]:
+        arr.flags.writeable = False
+    return out

@@ -71,7 +71,7 @@ from libc.string cimport memcpy, memmove, memset
 from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
 
-from cyconv._geometry import backward_input_phases
+from cyconv._geometry import backward_input_phases, flat_transposed_table
 from cyconv._nonfinite import forward_nans, weight_grad_nans
 
 cnp.import_array()
@@ -2646,10 +2646,28 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
     geom = [(a[0], a[5], a[1], a[2], -a[4], a[3])
             for a in forward_axes(dx.shape[2:], w.shape[2:], stride, pads, dilation,
                                   gy.shape[2:])]
+    fax = forward_axes(dx.shape[2:], w.shape[2:], stride, pads, dilation, gy.shape[2:])
     gy, w, dx = view5(gy), view5(w), view5(dx)
     N, K = gy.shape[:2]
     C = dx.shape[1]
     Cg, Kg = C // G, K // G
+    if (fax[0][0] == 1 and fax[0][1] == 1 and fax[0][5] == 1 and gy.size
+            and flat_transposed_fit(fax[1], fax[2], Cg, Kg, dx.dtype)
+            and np.isfinite(w).all()):
+        # depthwise, strided: flat runs per stride phase (no product with a
+        # padding value is formed: non-finite weights take the paths below)
+        taps = flat_transposed_table(fax[1], fax[2], lanes(dx.dtype))[0]
+        wf = w.reshape(G, Kg, -1)
+        sizes = [m for m in flat_transposed_table(fax[1], fax[2], lanes(dx.dtype))[3][2::3]]
+        parts, t0 = [], 0
+        for m in sizes:
+            parts.append(wf[:, :, taps[t0:t0 + m]].reshape(-1))
+            t0 += m
+        wph = np.ascontiguousarray(np.concatenate(parts), dtype=dx.dtype)
+        _run_flat_transposed(gy.reshape(-1), wph,
+                             None if b is None else np.ascontiguousarray(b, dtype=dx.dtype),
+                             dx.reshape(-1), N, G, Kg, fax[1], fax[2], nthreads)
+        return
     phases = [backward_input_phases(*g) for g in geom]
     if any(len(taps) == 0 for ph in phases for taps, _ in ph) or Kg == 0 or gy.size == 0:
         dx[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
@@ -2668,6 +2686,135 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
             else:
                 _convolve_packed(gy, w, b, dx, N, G, Kg, Cg, axis_d, axis_h, w_phases,
                                  nthreads, True, taps_d, taps_h, skip_padding=True)
+
+
+# --------------------------------------------------------------------------
+# backward-input of strided depthwise planes as flat runs (wff_tile)
+# --------------------------------------------------------------------------
+#
+# With one input channel per group and strides up to 2, the input position
+# X = sh * u + a, Y = sw * v + b (stride phase (a, b)) sums w[i, j] *
+# gy[u - di, v - dj] over the taps whose input offset i * dh - pad_h =
+# sh * di + a (and j likewise): per phase a stride-1 correlation of gy,
+# whose planes are read in place as flat runs (rows of Wo, gy's width) on a
+# grid of ceil(H / sh) rows of Wo (each phase's row fits: ceil(W / sw) <=
+# Wo), every tap at offset -(di * Wo + dj) and masked to gy's plane.  The
+# phases' grids are then interleaved into dx's rows.  Each dx value is
+# computed once, by one item, in a fixed order; no product with a zero of
+# the strided-up gy.
+
+
+cdef struct TPlan:
+    Py_ssize_t N, G, Kg, VL
+    Py_ssize_t sh, sw, H, W, Ho, Wo, Hq, nvec
+    const Py_ssize_t* off              # flat_transposed_table's arrays
+    const unsigned short* tab
+    const Py_ssize_t* meta
+
+
+cdef inline void unphases2(floating* d, const floating* s0, const floating* s1,
+                           Py_ssize_t n) noexcept nogil:
+    """d[2u] = s0[u], d[2u + 1] = s1[u] for 2u + 1 < n, and d[n - 1] = s0[n // 2]
+    for odd n (a loop GCC vectorizes)."""
+    cdef Py_ssize_t u
+    for u in range(n // 2):
+        d[2 * u] = s0[u]
+        d[2 * u + 1] = s1[u]
+    if n % 2:
+        d[n - 1] = s0[n // 2]
+
+
+cdef inline void flat_transposed_item(Py_ssize_t item, const TPlan* T, const floating* gy,
+                                      const floating* wph, const floating* b, floating* dx,
+                                      floating* grid) noexcept nogil:
+    """dx planes (image, group) 2 * item and 2 * item + 1: each stride phase
+    on wff_tile into its grid (two planes per tile), then the grids
+    interleaved into the planes' rows."""
+    cdef Py_ssize_t ng = 2 * item, npl = 2 if 2 * item + 1 < T.N * T.G else 1
+    cdef Py_ssize_t g0 = ng % T.G, g1 = (ng + 1) % T.G, gys = T.Ho * T.Wo
+    cdef Py_ssize_t gsz = T.nvec * T.VL, nph = T.sh * T.sw, ph, nt, v0, nv, k, X, i
+    cdef const floating* wp
+    cdef floating* gp
+    cdef floating* d
+    cdef floating bv
+    for ph in range(nph):
+        nt = T.meta[3 * ph + 2]
+        gp = grid + ph * 2 * gsz
+        if nt == 0:
+            # no tap reaches this phase: the bias alone
+            for k in range(npl):
+                bv = b[(ng + k) % T.G] if b != NULL else 0
+                for i in range(gsz):
+                    gp[k * gsz + i] = bv
+            continue
+        wp = wph + T.G * T.Kg * T.meta[3 * ph]
+        v0 = 0
+        while v0 < T.nvec:
+            nv = T.nvec - v0 if T.nvec - v0 < WFF_VECTORS else WFF_VECTORS
+            wff_tile(npl, nv, gy + ng * T.Kg * gys + v0 * T.VL, T.Kg * gys, T.Kg, gys,
+                     wp + g0 * T.Kg * nt, wp + g1 * T.Kg * nt, nt,
+                     (b + g0) if b != NULL else NULL, (b + g1) if b != NULL else NULL,
+                     gp + v0 * T.VL, gsz, nt, T.off + T.meta[3 * ph],
+                     T.tab + T.meta[3 * ph + 1] + v0 * nt, T.VL)
+            v0 += nv
+    for k in range(npl):
+        for X in range(T.H):
+            d = dx + (ng + k) * T.H * T.W + X * T.W
+            gp = grid + (X % T.sh) * T.sw * 2 * gsz + k * gsz + (X // T.sh) * T.Wo
+            if T.sw == 1:
+                memcpy(d, gp, T.W * sizeof(floating))
+            else:
+                unphases2(d, gp, gp + 2 * gsz, T.W)
+
+
+def flat_transposed_fit(tuple ah, tuple aw, Py_ssize_t Cg, Py_ssize_t Kg, dtype):
+    """True when conv_backward_input runs the flat strided planes: one input
+    channel per group, strides up to 2 (not both 1), each phase's rows no
+    longer than gy's (ceil(W / sw) <= Wo), at most FLAT_MAX_VECTORS grid
+    vectors, on a build with the tiles."""
+    cdef Axis h = make_axis(ah), w = make_axis(aw)
+    VL = lanes(dtype)
+    return bool(WFF_ENABLED and Cg == 1 and Kg >= 1 and 1 <= h.stride <= 2
+                and 1 <= w.stride <= 2 and h.stride * w.stride > 1
+                and (w.n_in + w.stride - 1) // w.stride <= w.n_q
+                and h.n_q > 0 and w.n_q > 0
+                and (h.n_in + h.stride - 1) // h.stride * w.n_q <= FLAT_MAX_VECTORS * VL)
+
+
+def _run_flat_transposed(const floating[::1] gy, const floating[::1] wph, bias,
+                         floating[::1] dx, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Kg,
+                         tuple ah, tuple aw, int nthreads):
+    """dx (N, G, H, W) from gy (N, G * Kg, Ho, Wo): flat_transposed_item over
+    every pair of planes; wph the weights per phase [G][Kg][taps of the
+    phase] (flat_transposed_table's order), bias (G,) or None."""
+    cdef TPlan T
+    cdef Axis h = make_axis(ah), w = make_axis(aw)
+    cdef const Py_ssize_t[::1] off
+    cdef const unsigned short[::1] tab
+    cdef const Py_ssize_t[::1] meta
+    cdef const floating[::1] bv
+    cdef const floating* bp = NULL
+    cdef floating[:, ::1] grid
+    cdef Py_ssize_t item, nitems = (N * G + 1) // 2
+    T.VL = vector_lanes(<floating> 0)
+    _, off, tab, meta, T.nvec = flat_transposed_table(ah, aw, T.VL)
+    T.N, T.G, T.Kg = N, G, Kg
+    T.sh, T.sw, T.H, T.W, T.Ho, T.Wo = h.stride, w.stride, h.n_in, w.n_in, h.n_q, w.n_q
+    T.Hq = (h.n_in + h.stride - 1) // h.stride
+    T.off, T.tab, T.meta = &off[0], &tab[0], &meta[0]
+    if bias is not None:
+        bv = bias
+        bp = &bv[0]
+    nthreads = max(1, min(nthreads, nitems))
+    grid = scratch("patch", nthreads, T.sh * T.sw * 2 * T.nvec * T.VL, np.asarray(dx).dtype)
+    with nogil:
+        if nthreads > 1:
+            for item in prange(nitems, num_threads=nthreads, schedule="guided"):
+                flat_transposed_item(item, &T, &gy[0], &wph[0], bp, &dx[0],
+                                     &grid[omp_get_thread_num(), 0])
+        else:
+            for item in range(nitems):
+                flat_transposed_item(item, &T, &gy[0], &wph[0], bp, &dx[0], &grid[0, 0])
 
 
 def _phase_lanes(gy, w, b, dx, Py_ssize_t G, tuple gw, taps_d, axis_d, taps_h, axis_h,

@@ -1107,6 +1107,49 @@ def test_flat_planes_weight_gradient(xs, ws, stride, padding, dilation, dtype):
         assert np.array_equal(np.isfinite(got), np.isfinite(want)), (row, column)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,cout,k,stride,padding,opad,dilation", [
+    ((2, 4, 14, 14), 4, 3, 2, 1, 1, 1),      # the 28 x 28 upsampling of a depthwise layer
+    ((3, 3, 7, 9), 3, 3, 2, 1, 0, 1),        # odd output sizes: phases of unequal size
+    ((2, 3, 6, 6), 3, 1, 2, 0, 1, 1),        # 1x1: three of the four phases get no tap
+    ((2, 6, 8, 8), 3, 3, 2, 1, 1, 1),        # two input channels per output channel
+    ((2, 2, 9, 5), 2, 3, (2, 1), 1, (1, 0), 1),  # stride along h only
+    ((2, 2, 9, 5), 2, 4, 2, 1, 0, 1),        # an even kernel: two taps per phase
+    ((1, 2, 10, 10), 2, 3, 2, 2, 1, 2),      # dilated
+])
+def test_flat_planes_transposed(xs, cout, k, stride, padding, opad, dilation, dtype):
+    """Depthwise strided transposed convolutions (the input gradient of
+    strided depthwise layers) on flat runs per stride phase of the output:
+    against the float64 reference with a bias (phases no tap reaches hold
+    the bias), 1 and 2 threads the same bits, and a non-finite weight
+    reaching only the outputs whose sums hold its products (no product with
+    a padding value exists)."""
+    rng = np.random.default_rng(47)
+    G = cout if cout <= xs[1] else xs[1]
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal((xs[1], cout // G, k, k)).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    st = stride if isinstance(stride, tuple) else (stride, stride)
+    pd = (padding, padding)
+    op = opad if isinstance(opad, tuple) else (opad, opad)
+    kw = dict(stride=st, padding=pd, output_padding=op, groups=G, dilation=dilation)
+    y = cyconv.conv_transpose2d(x, w, b, num_threads=1, **kw)
+    pads = [(p, p) for p in pd]
+    dil = (dilation, dilation)
+    want = ref.conv_transpose(x, w, b, st, pads, op, G, dil)
+    want_abs = ref.conv_transpose(np.abs(x), np.abs(w), np.abs(b), st, pads, op, G, dil)
+    assert_close(y, want, want_abs, xs[1] // G * k * k + 1, dtype)
+    assert np.array_equal(y, cyconv.conv_transpose2d(x, w, b, num_threads=2, **kw))
+    wv = w.copy()
+    wv[1, 0, k // 2, 0] = np.inf
+    wv[-1, -1, 0, -1] = np.nan
+    got = cyconv.conv_transpose2d(x, wv, b, **kw)
+    with np.errstate(invalid="ignore"):
+        want = ref.conv_transpose(x, wv, b, st, pads, op, G, dil)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+
+
 def test_zero_extent_input_with_padding_gives_bias():
     """An input with a zero-length spatial dim but padding still has outputs
     (windows made only of padding): they equal the bias."""
