@@ -139,6 +139,37 @@ def backward_input_phases(n_x, n_y, k, s, p_lo, d):
 
 
 @functools.lru_cache(maxsize=64)
+def flat_plane_table(ah, aw, VL):
+    """(tab, off, grid) for the kernels' wff_tile over output planes of the
+    axes ah, aw (the kernels' Axis tuples along h and w), strides sh, sw: the input as sh x sw
+    phase planes of Hq = ceil(H / sh) rows of Wo (the output rows'
+    length) elements, phase (a, b) holding x[sh * u + a, sw * v + b] at
+    row u, column v (grid: the elements of all of them; for stride 1 x
+    itself, rows as long as the output's).  off[i * kw + j]: the offset of
+    tap (i, j)'s input from its output position, tab[v * taps + i * kw + j]:
+    the lanes of output vector v (positions v * VL + l of the plane) whose
+    tap (i, j) reads inside the input.  Read-only, kept for the next call."""
+    H, kh, sh, dh, oh, Ho = [int(v) for v in ah[:6]]
+    W, kw, sw, dw, ow, Wo = [int(v) for v in aw[:6]]
+    Hq = (H + sh - 1) // sh
+    n_out = Ho * Wo
+    nvec = (n_out + VL - 1) // VL
+    o = np.arange(nvec * VL).reshape(nvec, 1, 1, VL)
+    ih = (oh + np.arange(kh) * dh).reshape(1, -1, 1, 1)
+    jw = (ow + np.arange(kw) * dw).reshape(1, 1, -1, 1)
+    row = (o // Wo) * sh + ih
+    col = (o % Wo) * sw + jw
+    inside = (o < n_out) & (row >= 0) & (row < H) & (col >= 0) & (col < W)
+    bits = (1 << np.arange(VL)).reshape(1, 1, 1, VL)
+    tab = (inside * bits).sum(axis=3).astype(np.uint16).reshape(-1)
+    off = ((((ih % sh) * sw + jw % sw) * Hq + ih // sh) * Wo + jw // sw).astype(np.intp)
+    off = off.reshape(-1)
+    tab.flags.writeable = False
+    off.flags.writeable = False
+    return tab, off, sh * sw * Hq * Wo
+
+
+@functools.lru_cache(maxsize=64)
 def flat_transposed_table(ah, aw, VL):
     """For the kernels' flat_transposed_item over the forward axes ah, aw
     (the kernels' Axis tuples along h and w): per stride

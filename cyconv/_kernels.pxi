@@ -71,7 +71,8 @@ from libc.string cimport memcpy, memmove, memset
 from cyconv._openmp_helpers cimport (
     CYCONV_OPENMP, omp_get_max_threads, omp_get_thread_num)
 
-from cyconv._geometry import backward_input_phases, flat_transposed_table
+from cyconv._geometry import (backward_input_phases, flat_plane_table,
+                              flat_transposed_table)
 from cyconv._nonfinite import forward_nans, weight_grad_nans
 
 cnp.import_array()
@@ -1041,8 +1042,8 @@ cdef enum:
                                 # 14 x 14 1.6x, 28 x 28 1.5x, 56 x 56 1.1x,
                                 # 112 x 112 0.93-0.95x (float64 56 x 56
                                 # 0.90-0.98x)
-    FLAT_MAX_VECTORS = 256   # output planes of at most this many vectors whose
-                             # rows are shorter than a vector run flat (wff_tile)
+    FLAT_MAX_VECTORS = 256   # output planes of at most this many vectors may
+                             # run flat (flat_planes_apply)
     WIDTH_MASKED_MAX_USES = 64  # output channels x taps up to which the
                              # several-channel tiles read padded windows in
                              # place (masked) rather than from a padded copy:
@@ -1567,37 +1568,6 @@ cdef int flat_planes_apply(const WPlan* P) noexcept nogil:
     return 2 if (aw.n_in + aw.stride - 1) // aw.stride <= aw.n_q else 0
 
 
-@functools.lru_cache(maxsize=64)
-def flat_plane_table(tuple ah, tuple aw, Py_ssize_t VL):
-    """(tab, off, grid) for wff_tile over output planes of the axes ah, aw
-    (as make_axis takes them), with strides sh, sw: the input as sh x sw
-    phase planes of Hq = ceil(H / sh) rows of Wo (the output rows'
-    length) elements, phase (a, b) holding x[sh * u + a, sw * v + b] at
-    row u, column v (grid: the elements of all of them; for stride 1 x
-    itself, rows as long as the output's).  off[i * kw + j]: the offset of
-    tap (i, j)'s input from its output position, tab[v * taps + i * kw + j]:
-    the lanes of output vector v (positions v * VL + l of the plane) whose
-    tap (i, j) reads inside the input.  Read-only, kept for the next call."""
-    cdef Axis h = make_axis(ah), w = make_axis(aw)
-    sh, sw, Wo = h.stride, w.stride, w.n_q
-    Hq = (h.n_in + sh - 1) // sh
-    n_out = h.n_q * Wo
-    nvec = (n_out + VL - 1) // VL
-    o = np.arange(nvec * VL).reshape(nvec, 1, 1, VL)
-    ih = (h.off + np.arange(h.taps) * h.dil).reshape(1, -1, 1, 1)
-    jw = (w.off + np.arange(w.taps) * w.dil).reshape(1, 1, -1, 1)
-    row = (o // Wo) * sh + ih
-    col = (o % Wo) * sw + jw
-    inside = (o < n_out) & (row >= 0) & (row < h.n_in) & (col >= 0) & (col < w.n_in)
-    bits = (1 << np.arange(VL)).reshape(1, 1, 1, VL)
-    tab = (inside * bits).sum(axis=3).astype(np.uint16).reshape(-1)
-    off = ((((ih % sh) * sw + jw % sw) * Hq + ih // sh) * Wo + jw // sw).astype(np.intp)
-    off = off.reshape(-1)
-    tab.flags.writeable = False
-    off.flags.writeable = False
-    return tab, off, sh * sw * Hq * Wo
-
-
 cdef inline void flat_fill(const WPlan* P, const floating* x, floating* grid) noexcept nogil:
     """One input channel's plane x as its stride phases (flat_plane_table):
     the elements of phase (a, b) whose rows and columns lie inside the
@@ -1968,14 +1938,12 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     nslots = slots.shape[0] // n
     nthreads = max(1, min(nthreads, nslots * G))
     dt = np.asarray(total).dtype
-    patch = scratch("patch", nthreads, width_patch_size(&P), dt)
     lanes = scratch("lanes", nthreads, Kg * Cg * P.wc * P.VL, dt)
     cdef const unsigned short[::1] ftab
     cdef const unsigned short[::1] fmask
     cdef const Py_ssize_t[::1] foff
     cdef bint copies = False
-    cdef int flat
-    flat = flat_planes_apply(&P)
+    cdef int flat = flat_planes_apply(&P)
     if flat_grad_rows(&P):
         ftab = flat_grad_table(P.aw.n_in, P.aw.taps, P.VL)
         P.ftab = &ftab[0]
@@ -1985,8 +1953,9 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
         fmask, foff, grid = flat_plane_table(axes[1], axes[2], P.VL)
         P.fmask, P.foff, P.fnvec = &fmask[0], &foff[0], fmask.shape[0] // P.wc
         P.fgrid = grid if flat == 2 else 0
-        patch = scratch("patch", nthreads, max(1, Cg * P.fgrid), dt)
         copies = True
+    patch = scratch("patch", nthreads,
+                    max(1, Cg * P.fgrid) if copies else width_patch_size(&P), dt)
     tap_offsets(&P)
     try:
         with nogil:
