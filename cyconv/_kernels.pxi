@@ -2620,7 +2620,7 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
     N, K = gy.shape[:2]
     C = dx.shape[1]
     Cg, Kg = C // G, K // G
-    if (fax[0][0] == 1 and fax[0][1] == 1 and fax[0][5] == 1 and gy.size
+    if (fax[0][0] == 1 and fax[0][1] == 1 and fax[0][4] == 0 and fax[0][5] == 1 and gy.size
             and flat_transposed_fit(fax[1], fax[2], Cg, Kg, dx.dtype)
             and np.isfinite(w).all()):
         # depthwise, strided: flat runs per stride phase (no product with a

@@ -1150,6 +1150,28 @@ def test_flat_planes_transposed(xs, cout, k, stride, padding, opad, dilation, dt
     assert np.array_equal(np.isinf(got), np.isinf(want))
 
 
+@pytest.mark.parametrize("xs,ws,stride,padding,opad,groups", [
+    ((1, 1, 1, 1, 1), (1, 1, 1, 1, 1), (3, 1, 2), (1, 0, 0), (2, 0, 0), 1),
+    ((2, 3, 1, 4, 4), (3, 1, 1, 3, 3), (2, 2, 2), (0, 1, 1), (0, 1, 1), 3),
+    ((2, 3, 1, 4, 4), (3, 1, 1, 3, 3), (1, 2, 2), (0, 1, 1), (0, 1, 1), 3),
+])
+def test_transposed_one_plane_deep(xs, ws, stride, padding, opad, groups):
+    """3-D transposed convolutions one plane deep whose planes would fit the
+    flat 2-D paths: only where the depth axis maps plane 0 onto plane 0 (no
+    padding along it) may they take them; a depth padding that moves every
+    product into the padding leaves the bias (zero) alone."""
+    rng = np.random.default_rng(53)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    y = cyconv.conv_transpose3d(x, w, stride=stride, padding=padding, output_padding=opad,
+                                groups=groups)
+    pads = [(p, p) for p in padding]
+    want = ref.conv_transpose(x, w, None, stride, pads, opad, groups, (1, 1, 1))
+    want_abs = ref.conv_transpose(np.abs(x), np.abs(w), None, stride, pads, opad, groups,
+                                  (1, 1, 1))
+    assert_close(y, want, want_abs, w.shape[0] * w[0, 0].size + 1, np.float32)
+
+
 def test_zero_extent_input_with_padding_gives_bias():
     """An input with a zero-length spatial dim but padding still has outputs
     (windows made only of padding): they equal the bias."""
