@@ -2611,11 +2611,9 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
     is a dense stride-1 convolution of ``gy`` with the subset of taps that
     reach it (``backward_input_phases``), written with step s into ``dx``.
     """
-    # per axis (n_x, n_y, k, stride, pad_lo, dilation), from the forward axes
-    geom = [(a[0], a[5], a[1], a[2], -a[4], a[3])
-            for a in forward_axes(dx.shape[2:], w.shape[2:], stride, pads, dilation,
-                                  gy.shape[2:])]
     fax = forward_axes(dx.shape[2:], w.shape[2:], stride, pads, dilation, gy.shape[2:])
+    # per axis (n_x, n_y, k, stride, pad_lo, dilation), from the forward axes
+    geom = [(a[0], a[5], a[1], a[2], -a[4], a[3]) for a in fax]
     gy, w, dx = view5(gy), view5(w), view5(dx)
     N, K = gy.shape[:2]
     C = dx.shape[1]
@@ -2625,11 +2623,10 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
             and np.isfinite(w).all()):
         # depthwise, strided: flat runs per stride phase (no product with a
         # padding value is formed: non-finite weights take the paths below)
-        taps = flat_transposed_table(fax[1], fax[2], lanes(dx.dtype))[0]
+        taps, _, _, meta, _ = flat_transposed_table(fax[1], fax[2], lanes(dx.dtype))
         wf = w.reshape(G, Kg, -1)
-        sizes = [m for m in flat_transposed_table(fax[1], fax[2], lanes(dx.dtype))[3][2::3]]
         parts, t0 = [], 0
-        for m in sizes:
+        for m in meta[2::3]:
             parts.append(wf[:, :, taps[t0:t0 + m]].reshape(-1))
             t0 += m
         wph = np.ascontiguousarray(np.concatenate(parts), dtype=dx.dtype)
