@@ -225,6 +225,13 @@ cdef inline void tap_range(const Axis* a, Py_ssize_t q,
     step_range(a, q, a.taps, t0, t1)
 
 
+cdef bint array_finite(cnp.ndarray a):
+    """all_finite over a C-contiguous float32 or float64 array."""
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT:
+        return all_finite(<const float*> cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
+    return all_finite(<const double*> cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
+
+
 cdef bint empty_windows(tuple axes) except -1:
     """Some output's window lies wholly in the padding along one of the
     (forward) axes: all its taps outside the input."""
@@ -2186,10 +2193,7 @@ def correlate_signal(a, v, tuple crops, bint flip, int nthreads, dtype):
     y = aligned_buffer(ny, typenum, itemsize).reshape(tuple([l for _, l in crops]))
     if ny == 0:
         return y
-    if typenum == cnp.NPY_FLOAT:
-        finite = all_finite(<const float*> cnp.PyArray_DATA(w), cnp.PyArray_SIZE(w))
-    else:
-        finite = all_finite(<const double*> cnp.PyArray_DATA(w), cnp.PyArray_SIZE(w))
+    finite = array_finite(w)
     # the width path multiplies the zeros of its padded copies: a sum of
     # shifted copies has no such product (an inf in v would make NaN there)
     if not finite or not width_fit(1, 1, &ax[0], &ax[1], &ax[2], itemsize, True, True,
@@ -3828,21 +3832,16 @@ def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
         return
     # A non-finite gy value whose window reads the input somewhere leaves
     # dw non-finite already: a finite dw (one pass at memory speed) and no
-    # window wholly in the padding clear it, when dw is small beside gy.
-    # Else weight_grad_nans reads the bands of gy next to the padding.
-    cdef const float[::1] d32
-    cdef const double[::1] d64
-    cdef bint finite
-    if 0 < dw.size * 8 <= gy.size:
-        if dw.dtype == np.float32:
-            d32 = dw.reshape(-1)
-            finite = all_finite(&d32[0], d32.shape[0])
-        else:
-            d64 = dw.reshape(-1)
-            finite = all_finite(&d64[0], d64.shape[0])
-        if finite and not empty_windows(
+    # window wholly in the padding clear it, when dw is small beside gy;
+    # else a finite gy (one pass over it, no larger than dw) does.  Only
+    # when neither holds does weight_grad_nans read the bands of gy next to
+    # the padding (numpy: its fixed cost outweighed a small layer's kernels).
+    if dw.size * 8 <= gy.size:
+        if array_finite(dw) and not empty_windows(
                 forward_axes(x.shape[2:], dw.shape[2:], stride, pads, dilation, gy.shape[2:])):
             return
+    elif array_finite(gy):
+        return
     weight_grad_nans(dw, gy, x.shape[2:], stride, pads, dilation)
 
 
