@@ -1049,6 +1049,8 @@ cdef enum:
                                 # 14 x 14 1.6x, 28 x 28 1.5x, 56 x 56 1.1x,
                                 # 112 x 112 0.93-0.95x (float64 56 x 56
                                 # 0.90-0.98x)
+    FLAT_GRAD_LANE_BYTES = 16384  # lane sums of the groups a flat weight-
+                             # gradient item runs together (flat_grad_item)
     FLAT_MAX_VECTORS = 256   # output planes of at most this many vectors may
                              # run flat (flat_planes_apply)
     WIDTH_MASKED_MAX_USES = 64  # output channels x taps up to which the
@@ -1835,63 +1837,78 @@ cdef inline void width_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
 
 
 cdef void flat_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
-                         Py_ssize_t nchunks, Py_ssize_t chunk0, const floating* x,
-                         const floating* gy, floating* part, floating* lanes) noexcept nogil:
-    """width_grad_item where flat_grad_rows holds: every image's rows as one
-    block, gy channels two at a time where that tile exists, each (gy
-    channels, input channel) pair one flat run of positions over the input
-    rows inside the input, read in place (whf_tile: its masked loads stay
-    inside the arrays, so no padded copy even at their ends)."""
+                         Py_ssize_t nchunks, Py_ssize_t chunk0, Py_ssize_t gb,
+                         const floating* x, const floating* gy, floating* part,
+                         floating* lanes) noexcept nogil:
+    """width_grad_item where flat_grad_rows holds, over a block of gb groups
+    (item: chunk * blocks + block): every image's rows as one block, gy
+    channels two at a time where that tile exists, each (gy channels, input
+    channel) pair one flat run of positions over the input rows inside the
+    input, read in place (whf_tile: its masked loads stay inside the arrays,
+    so no padded copy even at their ends).  Per image the block's groups
+    run in memory order, their planes one stream (one group's planes of a
+    small layer are a few cache lines: group by group, image after image,
+    they were as many separate reads from memory); each group's lane sums
+    add the images in the same order whatever the block."""
     cdef const Axis* ah = &P.ah
-    cdef Py_ssize_t g = item % P.G, chunk = item // P.G
-    cdef Py_ssize_t W = P.aw.n_in, nr = ah.n_q, n, m, mk, c, ilo, ihi
+    cdef Py_ssize_t nblk = (P.G + gb - 1) // gb
+    cdef Py_ssize_t chunk = item // nblk, g0 = item % nblk * gb
+    cdef Py_ssize_t g1 = g0 + gb if g0 + gb < P.G else P.G
+    cdef Py_ssize_t ls = P.Kg * P.Cg * P.wc * P.VL, W = P.aw.n_in, nr = ah.n_q
+    cdef Py_ssize_t n0 = chunk * N // nchunks, n1 = (chunk + 1) * N // nchunks
+    cdef Py_ssize_t n, g, m, mk, c, ilo, ihi, nx
+    cdef Py_ssize_t xorg = ah.off * W + P.aw.off
     cdef bint pairs = whf_supported(ah.taps, P.aw.taps, 2)
+    cdef floating* acc
     cdef const floating* xw
     cdef const floating* grow
     cdef const floating* gnext
     cdef const floating* xnext
     cdef const floating* pf0
     cdef const floating* pf1
-    cdef bint last, nlast
-    memset(lanes, 0, P.Kg * P.Cg * P.wc * P.VL * sizeof(floating))
+    cdef bint last
+    memset(lanes, 0, (g1 - g0) * ls * sizeof(floating))
     # the input rows inside the input, of the block of every output row
     # whose row 0 is input row ah.off
     ilo, ihi = 0, nr + ah.taps - 1
     step_range(ah, 0, ihi, &ilo, &ihi)
-    for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
-        # the window of output position (0, 0): input row ah.off, column aw.off
-        xw = x + (n * P.G + g) * P.Cg * P.xs_c + ah.off * W + P.aw.off
-        m = 0
-        while m < P.Kg:
-            mk = 2 if pairs and m + 1 < P.Kg else 1
-            grow = gy + ((n * P.G + g) * P.Ky + P.k0 + m) * P.ys_c
-            # while the tiles read these planes, the next ones are asked for
-            # into L2, one line per vector step (every plane starts a page
-            # of its own, where the hardware prefetcher starts cold): the
-            # next gy channels' planes during the first input channel's run,
-            # the next image's input planes during the last gy channels'
-            # (elsewhere the current planes, already in L1)
-            last = m + mk >= P.Kg
-            nlast = n + 1 >= (chunk + 1) * N // nchunks
-            if not last:
-                gnext = grow + mk * P.ys_c
-            elif not nlast:
-                gnext = gy + (((n + 1) * P.G + g) * P.Ky + P.k0) * P.ys_c
-            else:
-                gnext = grow
-            xnext = xw + P.Cg * P.G * P.xs_c if last and not nlast else xw
-            for c in range(P.Cg):
-                if c == 0:
-                    pf0 = gnext
-                    pf1 = gnext + P.ys_c if mk == 2 else xnext
+    for n in range(n0, n1):
+        for g in range(g0, g1):
+            # the window of output position (0, 0): input row ah.off, column aw.off
+            xw = x + (n * P.G + g) * P.Cg * P.xs_c + xorg
+            acc = lanes + (g - g0) * ls
+            # the (image, group) whose planes come next
+            nx = n * P.G + g + 1 if g + 1 < g1 else ((n + 1) * P.G + g0 if n + 1 < n1 else -1)
+            m = 0
+            while m < P.Kg:
+                mk = 2 if pairs and m + 1 < P.Kg else 1
+                grow = gy + ((n * P.G + g) * P.Ky + P.k0 + m) * P.ys_c
+                # while the tiles read these planes, the next ones are asked
+                # for into L2, one line per vector step: the next gy
+                # channels' planes during the first input channel's run,
+                # the next group's input planes during the last gy
+                # channels' (elsewhere the current planes, already in L1)
+                last = m + mk >= P.Kg
+                if not last:
+                    gnext = grow + mk * P.ys_c
+                elif nx >= 0:
+                    gnext = gy + (nx * P.Ky + P.k0) * P.ys_c
                 else:
-                    pf0 = pf1 = xnext + c * P.xs_c
-                whf_tile(ah.taps, P.aw.taps, mk, grow, P.ys_c, xw + c * P.xs_c, W, nr,
-                         ilo * W, ihi * W, lanes + (m * P.Cg + c) * P.wc * P.VL,
-                         P.Cg * P.wc * P.VL, P.ftab, pf0, pf1)
-            m += mk
-    lanes_to_part(lanes, P.Kg * P.Cg * P.wc, P.VL,
-                  part + ((chunk - chunk0) * P.G + g) * P.Kg * P.Cg * P.wc)
+                    gnext = grow
+                xnext = x + nx * P.Cg * P.xs_c + xorg if last and nx >= 0 else xw
+                for c in range(P.Cg):
+                    if c == 0:
+                        pf0 = gnext
+                        pf1 = gnext + P.ys_c if mk == 2 else xnext
+                    else:
+                        pf0 = pf1 = xnext + c * P.xs_c
+                    whf_tile(ah.taps, P.aw.taps, mk, grow, P.ys_c, xw + c * P.xs_c, W, nr,
+                             ilo * W, ihi * W, acc + (m * P.Cg + c) * P.wc * P.VL,
+                             P.Cg * P.wc * P.VL, P.ftab, pf0, pf1)
+                m += mk
+    for g in range(g0, g1):
+        lanes_to_part(lanes + (g - g0) * ls, P.Kg * P.Cg * P.wc, P.VL,
+                      part + ((chunk - chunk0) * P.G + g) * P.Kg * P.Cg * P.wc)
 
 
 cdef void flat_copy_grad_item(Py_ssize_t item, const WPlan* P, Py_ssize_t N,
@@ -1945,7 +1962,7 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     nslots = slots.shape[0] // n
     nthreads = max(1, min(nthreads, nslots * G))
     dt = np.asarray(total).dtype
-    lanes = scratch("lanes", nthreads, Kg * Cg * P.wc * P.VL, dt)
+    cdef Py_ssize_t gb = 1, nblk = G
     cdef const unsigned short[::1] ftab
     cdef const unsigned short[::1] fmask
     cdef const Py_ssize_t[::1] foff
@@ -1954,6 +1971,11 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
     if flat_grad_rows(&P):
         ftab = flat_grad_table(P.aw.n_in, P.aw.taps, P.VL)
         P.ftab = &ftab[0]
+        # groups per item: their lane sums within FLAT_GRAD_LANE_BYTES, and
+        # at least 4 items per thread
+        gb = max(1, min(FLAT_GRAD_LANE_BYTES // (Kg * Cg * P.wc * P.VL * dt.itemsize),
+                        (G * nchunks + 4 * nthreads - 1) // (4 * nthreads)))
+        nblk = (G + gb - 1) // gb
     elif flat:
         # the planes read in place or (strided) as their stride phases in
         # each thread's patch
@@ -1961,6 +1983,7 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
         P.fmask, P.foff, P.fnvec = &fmask[0], &foff[0], fmask.shape[0] // P.wc
         P.fgrid = grid if flat == 2 else 0
         copies = True
+    lanes = scratch("lanes", nthreads, gb * Kg * Cg * P.wc * P.VL, dt)
     patch = scratch("patch", nthreads,
                     max(1, Cg * P.fgrid) if copies else width_patch_size(&P), dt)
     tap_offsets(&P)
@@ -1979,12 +2002,12 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
                         flat_copy_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0],
                                             &slots[0], &lanes[0, 0], &patch[0, 0])
                 elif P.ftab != NULL and nthreads > 1:
-                    for i in prange(nw * G, num_threads=nthreads, schedule="dynamic"):
-                        flat_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0],
+                    for i in prange(nw * nblk, num_threads=nthreads, schedule="dynamic"):
+                        flat_grad_item(c0 * nblk + i, &P, N, nchunks, c0, gb, &x[0], &gy[0],
                                        &slots[0], &lanes[omp_get_thread_num(), 0])
                 elif P.ftab != NULL:
-                    for i in range(nw * G):
-                        flat_grad_item(c0 * G + i, &P, N, nchunks, c0, &x[0], &gy[0],
+                    for i in range(nw * nblk):
+                        flat_grad_item(c0 * nblk + i, &P, N, nchunks, c0, gb, &x[0], &gy[0],
                                        &slots[0], &lanes[0, 0])
                 elif nthreads > 1:
                     for i in prange(nw * G, num_threads=nthreads, schedule="dynamic"):

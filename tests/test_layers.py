@@ -938,6 +938,9 @@ def _check_weight_gradient_2d(xs, ws, padding, groups, dtype, seed, spots):
     ((2, 2, 11, 21), (2, 1, 5, 1), (2, 0), 2),   # one tap column
     ((3, 2, 13, 30), (4, 2, 3, 3), 1, 1),        # gy channels two at a time
     ((2, 1, 3, 5), (1, 1, 3, 3), 1, 1),          # a tiny image
+    ((1, 29, 7, 7), (29, 1, 3, 3), 1, 29),       # items of several groups, the last
+    ((8, 30, 7, 7), (30, 1, 3, 3), 1, 30),       # block partial (one image, eight)
+    ((2, 61, 6, 6), (61, 1, 5, 5), 2, 61),       # 5x5: blocks of fewer groups
 ])
 def test_flat_weight_gradient_runs(xs, ws, padding, groups, dtype):
     """Same-width stride-1 layers whose weight gradient runs each block's
