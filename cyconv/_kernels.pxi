@@ -1051,6 +1051,9 @@ cdef enum:
                                 # 0.90-0.98x)
     FLAT_GRAD_LANE_BYTES = 16384  # lane sums of the groups a flat weight-
                              # gradient item runs together (flat_grad_item)
+    LANE_GRAD_MAX_POSITIONS = 100  # input planes up to this size take the
+                             # channel-lane depthwise weight gradient
+    LANE_GRAD_MAX_STRIDED = 4096   # the same for strided layers
     FLAT_MAX_VECTORS = 256   # output planes of at most this many vectors may
                              # run flat (flat_planes_apply)
     WIDTH_MASKED_MAX_USES = 64  # output channels x taps up to which the
@@ -2022,6 +2025,111 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
                 c0 += nw
     finally:
         free(<void*> P.toff)
+
+
+cdef struct LanePlan:
+    Py_ssize_t N, C, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, Hp, Wp, VL
+    Py_ssize_t h0, h1, w0, w1           # the input rows and columns inside the padded plane
+
+
+cdef inline void transpose_planes(const floating* src, Py_ssize_t P, Py_ssize_t nc,
+                                  floating* dst, Py_ssize_t VL) noexcept nogil:
+    """dst[p * VL + c] = src[c * P + p]: nc planes of P positions as P
+    vectors (lanes nc and up zero)."""
+    cdef Py_ssize_t p = 0
+    if nc == VL:
+        while p + VL <= P:
+            transpose_full(src + p, P, dst + p * VL, VL)
+            p += VL
+    while p < P:
+        transpose(src + p, P, nc, P - p if P - p < VL else VL, dst + p * VL, VL, VL)
+        p += VL
+
+
+cdef void lane_grad_block(Py_ssize_t cb, const LanePlan* L, const floating* x,
+                          const floating* gy, floating* dw, floating* buf) noexcept nogil:
+    """The weight gradient of depthwise channels [cb * VL, + VL) (fewer in
+    the last block), one per lane: per image, each input plane transposed
+    into a zero-padded position-major plane and each output-gradient plane
+    into a position-major one (the channels along the lanes: no lane sums
+    to reduce, no masks at the rows' ends), then every output position's
+    taps (dwl_tile, the taps' sums in registers over the plane).  Each
+    channel's sum runs over the images, then the positions, in order."""
+    cdef Py_ssize_t VL = L.VL, c0 = cb * VL, nc, P = L.H * L.W, Q = L.Ho * L.Wo
+    cdef Py_ssize_t n, p, h, l, t, ntap = L.kh * L.kw
+    cdef floating* xt = buf
+    cdef floating* tmp = xt + L.Hp * L.Wp * VL
+    cdef floating* gt = tmp + P * VL
+    cdef floating* acc = gt + Q * VL
+    cdef const floating* src
+    nc = L.C - c0 if L.C - c0 < VL else VL
+    memset(xt, 0, L.Hp * L.Wp * VL * sizeof(floating))
+    memset(acc, 0, ntap * VL * sizeof(floating))
+    for n in range(L.N):
+        src = x + (n * L.C + c0) * P
+        transpose_planes(src, P, nc, tmp, VL)
+        for h in range(L.h0, L.h1):
+            memcpy(xt + ((h + L.ph) * L.Wp + L.w0 + L.pw) * VL, tmp + (h * L.W + L.w0) * VL,
+                   (L.w1 - L.w0) * VL * sizeof(floating))
+        src = gy + (n * L.C + c0) * Q
+        transpose_planes(src, Q, nc, gt, VL)
+        dwl_tile(L.kh, L.kw, xt, L.Wp * VL, L.sw * VL, L.sh * L.Wp * VL, gt, L.Ho, L.Wo, acc)
+    for l in range(nc):
+        for t in range(ntap):
+            dw[(c0 + l) * ntap + t] = acc[t * VL + l]
+
+
+def lane_grad_fits(tuple axes, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t VL):
+    """True when the weight gradient runs on lane_grad_block: a 2-D
+    depthwise layer (one input and one output channel per group, at least
+    a vector's worth of groups), dilation 1, a tile for its taps, and
+    planes of at most LANE_GRAD_MAX_POSITIONS positions."""
+    ad, ah, aw = axes
+    return (Cg == 1 and Kg == 1 and G >= VL and ad[:2] == (1, 1) and ad[4] == 0
+            and ah[3] == 1 and aw[3] == 1 and dwl_supported(ah[1], aw[1])
+            and ah[0] * aw[0] <= (LANE_GRAD_MAX_POSITIONS if ah[2] == aw[2] == 1
+                                  else LANE_GRAD_MAX_STRIDED))
+
+
+def _run_lane_grad(const floating[::1] x, const floating[::1] gy, floating[::1] dw,
+                   Py_ssize_t N, Py_ssize_t C, tuple ah, tuple aw, int nthreads):
+    """dw (C, 1, kh, kw) = the weight gradient of a 2-D depthwise layer
+    (one channel per group; dilation 1), x (N, C, H, W) and gy (N, C, Ho,
+    Wo): lane_grad_block per block of VL channels, the blocks spread over
+    the threads (each channel's sum in one block: the same bits for every
+    thread count).  ah, aw: the forward axes (see forward_axes)."""
+    cdef LanePlan L
+    cdef Py_ssize_t cb, nb
+    L.VL = vector_lanes(<floating> 0)
+    L.N, L.C = N, C
+    L.H, L.kh, L.sh, L.Ho = ah[0], ah[1], ah[2], ah[5]
+    L.W, L.kw, L.sw, L.Wo = aw[0], aw[1], aw[2], aw[5]
+    L.ph, L.pw = -ah[4], -aw[4]
+    L.Hp, L.Wp = (L.Ho - 1) * L.sh + L.kh, (L.Wo - 1) * L.sw + L.kw
+    L.h0, L.h1 = max(0, -L.ph), min(L.H, L.Hp - L.ph)
+    L.w0, L.w1 = max(0, -L.pw), min(L.W, L.Wp - L.pw)
+    L.w1 = max(L.w1, L.w0)
+    nb = (C + L.VL - 1) // L.VL
+    nthreads = max(1, min(nthreads, nb))
+    buf = scratch("lanegrad", nthreads, lane_grad_buffer(L.H, L.W, L.Ho, L.Wo, L.Hp, L.Wp,
+                                                     L.kh * L.kw, L.VL),
+                  np.asarray(dw).dtype)
+    cdef floating[:, ::1] bv = buf
+    with nogil:
+        if nthreads > 1:
+            for cb in prange(nb, num_threads=nthreads, schedule="dynamic"):
+                lane_grad_block(cb, &L, &x[0], &gy[0], &dw[0], &bv[omp_get_thread_num(), 0])
+        else:
+            for cb in range(nb):
+                lane_grad_block(cb, &L, &x[0], &gy[0], &dw[0], &bv[0, 0])
+
+
+cdef inline Py_ssize_t lane_grad_buffer(Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho,
+                                        Py_ssize_t Wo, Py_ssize_t Hp, Py_ssize_t Wp,
+                                        Py_ssize_t ntap, Py_ssize_t VL) noexcept nogil:
+    """Elements of lane_grad_block's buffer: the padded input plane, the
+    transposed input plane, the output-gradient plane and the taps' sums."""
+    return (Hp * Wp + H * W + Ho * Wo + ntap) * VL
 
 
 cdef Py_ssize_t* tap_offsets(WPlan* P) except NULL:
@@ -3148,6 +3256,15 @@ cdef inline void transpose(const floating* src, Py_ssize_t ss, Py_ssize_t m, Py_
         cy_transpose_f64(src, ss, m, n, dst, ds, dn)
 
 
+cdef inline void transpose_full(const floating* src, Py_ssize_t ss, floating* dst,
+                                Py_ssize_t ds) noexcept nogil:
+    """transpose of a whole vector x vector block."""
+    if floating is float:
+        cy_transpose_full_f32(src, ss, dst, ds)
+    else:
+        cy_transpose_full_f64(src, ss, dst, ds)
+
+
 cdef inline void pack_grad_rows(const BPlan* P, const floating* grow, Py_ssize_t nk,
                                 Py_ssize_t nr, Py_ssize_t o0, Py_ssize_t no,
                                 floating* gbuf) noexcept nogil:
@@ -3878,6 +3995,9 @@ def _backward_weight_kernels(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
     Cg, Kg = C // G, K // G
     KD, KH, KW = dw.shape[2:]
     xf, gf = x.reshape(-1), gy.reshape(-1)
+    if lane_grad_fits(axes, G, Cg, Kg, lanes(x.dtype)):
+        _run_lane_grad(xf, gf, dw.reshape(-1), N, C, axes[1], axes[2], nthreads)
+        return
     # the width path for few output channels, or for many over a short
     # reduction with at least 3 taps along w (its tiles pair gy rows with taps)
     short = Cg * KD * KH * KW <= WIDTH_MAX_REDUCTION and KW >= 3

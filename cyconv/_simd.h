@@ -313,7 +313,8 @@ static __inline cy_vf64 cy_kmload_f64(const double *p, cy_kmf64 m) {
 
 /* cy_transpose: dst[j * ds + i] = src[i * ss + j] for the m x n block
  * (m, n <= L) at src; each of the n rows of dst gets dn lanes (dn <= L),
- * lanes i >= m zero.  In registers through the butterfly steps where the
+ * lanes i >= m zero; cy_transpose_full: the whole L x L block (no tests
+ * on the sizes left in it).  In registers through the butterfly steps where the
  * vector extension has shuffles, element by element otherwise. */
 #if CY_HAVE_SHUFFLE
 #define CY_BSTAGE(S, V, L, r, h)                                                \
@@ -322,8 +323,9 @@ static __inline cy_vf64 cy_kmload_f64(const double *p, cy_kmf64 m) {
         V lo_ = cy_blo_##S(r[i_], r[i_ + (h)], h);                              \
         r[i_ + (h)] = cy_bhi_##S(r[i_], r[i_ + (h)], h); r[i_] = lo_; }
 #define CY_DEFINE_TRANSPOSE(T, V, S, L)                                         \
-    static __inline void cy_transpose_##S(const T *src, long ss, long m, long n, \
-                                          T *dst, long ds, long dn) {           \
+    static __inline __attribute__((always_inline)) void                         \
+    cy_transpose_in_##S(const T *src, long ss, long m, long n,                   \
+                        T *dst, long ds, long dn) {                             \
         V r[L];                                                                 \
         _Pragma("GCC unroll 16")                                                \
         for (int i = 0; i < (L); i++)                                           \
@@ -338,7 +340,13 @@ static __inline cy_vf64 cy_kmload_f64(const double *p, cy_kmf64 m) {
             if (j < n) {                                                        \
                 if (dn == (L)) cy_store_##S(dst + j * ds, r[j]);                \
                 else cy_storen_##S(dst + j * ds, r[j], dn);                     \
-            } }
+            } }                                                                 \
+    static __inline void cy_transpose_##S(const T *src, long ss, long m, long n, \
+                                          T *dst, long ds, long dn) {           \
+        cy_transpose_in_##S(src, ss, m, n, dst, ds, dn); }                      \
+    static __inline void cy_transpose_full_##S(const T *src, long ss, T *dst,   \
+                                               long ds) {                       \
+        cy_transpose_in_##S(src, ss, L, L, dst, ds, L); }
 #else
 #define CY_DEFINE_TRANSPOSE(T, V, S, L)                                         \
     static __inline void cy_transpose_##S(const T *src, long ss, long m, long n, \
@@ -346,7 +354,10 @@ static __inline cy_vf64 cy_kmload_f64(const double *p, cy_kmf64 m) {
         long i, j;                                                              \
         for (j = 0; j < n; j++)                                                 \
             for (i = 0; i < dn; i++)                                            \
-                dst[j * ds + i] = i < m ? src[i * ss + j] : (T)0; }
+                dst[j * ds + i] = i < m ? src[i * ss + j] : (T)0; }                 \
+    static __inline void cy_transpose_full_##S(const T *src, long ss, T *dst,   \
+                                               long ds) {                       \
+        cy_transpose_##S(src, ss, L, L, dst, ds, L); }
 #endif
 CY_DEFINE_TRANSPOSE(float, cy_vf32, f32, CY_VL_F32)
 CY_DEFINE_TRANSPOSE(double, cy_vf64, f64, CY_VL_F64)

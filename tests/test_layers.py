@@ -1111,6 +1111,51 @@ def test_flat_planes_weight_gradient(xs, ws, stride, padding, dilation, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,k,stride,padding", [
+    ((2, 16, 7, 7), 3, 1, 1),            # one block of 16 channels (two in float64)
+    ((1, 17, 7, 7), 3, 1, 1),            # one channel past the last whole block
+    ((3, 40, 8, 9), 3, 1, 1),            # three blocks, the last partial
+    ((2, 33, 10, 10), 5, 1, 2),          # 5x5 taps
+    ((2, 18, 5, 5), 3, 1, 2),            # padding wider than the taps reach
+    ((2, 24, 14, 14), 3, 2, 1),          # stride 2
+    ((2, 20, 13, 11), 3, 2, 0),          # no padding, odd sizes, unread last column
+    ((1, 16, 9, 9), 3, (2, 1), (1, 0)),  # stride and padding along h only
+    ((2, 16, 12, 12), 5, 2, 2),          # 5x5 stride 2
+])
+def test_channel_lane_weight_gradient(xs, k, stride, padding, dtype):
+    """The depthwise weight gradient with the channels in the vector lanes
+    (small or strided planes): against the float64 reference, the same bits
+    for 1, 2 and 3 threads, and non-finite values in the input (a row end,
+    a corner) and in grad_out (a corner, next to the padding) non-finite
+    exactly where the reference has them."""
+    rng = np.random.default_rng(47)
+    st_ = stride if isinstance(stride, tuple) else (stride, stride)
+    pad = padding if isinstance(padding, tuple) else (padding, padding)
+    pads = [(p, p) for p in pad]
+    G = xs[1]
+    ws = (G, 1, k, k)
+    x = rng.standard_normal(xs).astype(dtype)
+    out = tuple((n + 2 * p - k) // s + 1 for n, p, s in zip(xs[2:], pad, st_))
+    gy = rng.standard_normal((xs[0], G) + out).astype(dtype)
+    kw = dict(stride=st_, padding=pad, groups=G)
+    dw = cyconv.conv2d_backward_weight(x, gy, ws, num_threads=1, **kw)
+    want = ref.backward_weight(x, gy, ws, st_, pads, (1, 1), G)
+    want_abs = ref.backward_weight(np.abs(x), np.abs(gy), ws, st_, pads, (1, 1), G)
+    assert_close(dw, want, want_abs, gy.shape[0] * gy[0, 0].size, dtype)
+    for nt in (2, 3):
+        assert np.array_equal(dw, cyconv.conv2d_backward_weight(x, gy, ws, num_threads=nt, **kw))
+    for which, (row, column), value in (("x", (1, -1), np.nan), ("x", (0, 0), np.inf),
+                                        ("gy", (0, 0), np.inf), ("gy", (-1, -1), np.nan)):
+        xv, gv = x.copy(), gy.copy()
+        (xv if which == "x" else gv)[-1, -1, row, column] = value
+        with np.errstate(invalid="ignore"):
+            got = cyconv.conv2d_backward_weight(xv, gv, ws, **kw)
+            want = ref.backward_weight(xv, gv, ws, st_, pads, (1, 1), G)
+        assert np.array_equal(np.isnan(got), np.isnan(want)), (which, row, column)
+        assert np.array_equal(np.isinf(got), np.isinf(want)), (which, row, column)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,cout,k,stride,padding,opad,dilation", [
     ((2, 4, 14, 14), 4, 3, 2, 1, 1, 1),      # the 28 x 28 upsampling of a depthwise layer
     ((3, 3, 7, 9), 3, 3, 2, 1, 0, 1),        # odd output sizes: phases of unequal size
