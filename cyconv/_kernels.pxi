@@ -226,7 +226,10 @@ cdef inline void tap_range(const Axis* a, Py_ssize_t q,
 
 
 cdef bint array_finite(cnp.ndarray a):
-    """all_finite over a C-contiguous float32 or float64 array."""
+    """No inf or NaN in a float32 or float64 array (all_finite where it is
+    C-contiguous)."""
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        return bool(np.isfinite(a).all())
     if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT:
         return all_finite(<const float*> cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
     return all_finite(<const double*> cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
@@ -1054,6 +1057,10 @@ cdef enum:
     LANE_GRAD_MAX_POSITIONS = 100  # input planes up to this size take the
                              # channel-lane depthwise weight gradient
     LANE_GRAD_MAX_STRIDED = 4096   # the same for strided layers
+    LANE_FORWARD_MAX_POSITIONS = 400   # the same for the forward (28 x 28
+                             # 0.86-0.94x, 20 x 20 1.4x) and the stride-1
+                             # input gradient
+    LANE_FORWARD_MAX_STRIDED = 4096    # (112 x 112 0.73x)
     FLAT_MAX_VECTORS = 256   # output planes of at most this many vectors may
                              # run flat (flat_planes_apply)
     WIDTH_MASKED_MAX_USES = 64  # output channels x taps up to which the
@@ -2046,6 +2053,48 @@ cdef inline void transpose_planes(const floating* src, Py_ssize_t P, Py_ssize_t 
         p += VL
 
 
+cdef inline void lane_plane(const LanePlan* L, const floating* src, Py_ssize_t nc,
+                            floating* tmp, floating* xt) noexcept nogil:
+    """The nc input planes at src (H x W each) as position-major vectors in
+    the zero-padded plane xt (Hp x Wp vectors; its padding already zero),
+    through tmp (H * W vectors)."""
+    cdef Py_ssize_t h, VL = L.VL
+    transpose_planes(src, L.H * L.W, nc, tmp, VL)
+    for h in range(L.h0, L.h1):
+        memcpy(xt + ((h + L.ph) * L.Wp + L.w0 + L.pw) * VL, tmp + (h * L.W + L.w0) * VL,
+               (L.w1 - L.w0) * VL * sizeof(floating))
+
+
+cdef void lane_forward_item(Py_ssize_t item, const LanePlan* L, const floating* x,
+                            const floating* wpk, floating* y, floating* buf) noexcept nogil:
+    """The forward of depthwise channels [cb * VL, + VL) of image n (item
+    n * blocks + cb), one channel per lane: the input planes transposed into
+    a zero-padded position-major plane (lane_plane; buf's padding zero on
+    entry and left so), each output position's taps with the weights in
+    registers (dwf_tile; wpk as _run_lane_forward packs them), the outputs
+    transposed back into their planes."""
+    cdef Py_ssize_t VL = L.VL, nb = (L.C + L.VL - 1) // L.VL
+    cdef Py_ssize_t n = item // nb, cb = item % nb, c0 = cb * VL, nc, p, m
+    cdef Py_ssize_t P = L.H * L.W, Q = L.Ho * L.Wo, ntap = L.kh * L.kw
+    cdef floating* xt = buf
+    cdef floating* tmp = xt + L.Hp * L.Wp * VL
+    cdef floating* yt = tmp + P * VL
+    cdef const floating* wt = wpk + cb * (ntap + 1) * VL
+    cdef floating* dst = y + (n * L.C + c0) * Q
+    nc = L.C - c0 if L.C - c0 < VL else VL
+    lane_plane(L, x + (n * L.C + c0) * P, nc, tmp, xt)
+    dwf_tile(L.kh, L.kw, xt, L.Wp * VL, L.sw * VL, L.sh * L.Wp * VL, wt, wt + ntap * VL, yt,
+             L.Ho, L.Wo)
+    p = 0
+    while p < Q:
+        m = Q - p if Q - p < VL else VL
+        if m == VL and nc == VL:
+            transpose_full(yt + p * VL, VL, dst + p, Q)
+        else:
+            transpose(yt + p * VL, VL, m, nc, dst + p, Q, m)
+        p += VL
+
+
 cdef void lane_grad_block(Py_ssize_t cb, const LanePlan* L, const floating* x,
                           const floating* gy, floating* dw, floating* buf) noexcept nogil:
     """The weight gradient of depthwise channels [cb * VL, + VL) (fewer in
@@ -2056,7 +2105,7 @@ cdef void lane_grad_block(Py_ssize_t cb, const LanePlan* L, const floating* x,
     taps (dwl_tile, the taps' sums in registers over the plane).  Each
     channel's sum runs over the images, then the positions, in order."""
     cdef Py_ssize_t VL = L.VL, c0 = cb * VL, nc, P = L.H * L.W, Q = L.Ho * L.Wo
-    cdef Py_ssize_t n, p, h, l, t, ntap = L.kh * L.kw
+    cdef Py_ssize_t n, l, t, ntap = L.kh * L.kw
     cdef floating* xt = buf
     cdef floating* tmp = xt + L.Hp * L.Wp * VL
     cdef floating* gt = tmp + P * VL
@@ -2066,17 +2115,24 @@ cdef void lane_grad_block(Py_ssize_t cb, const LanePlan* L, const floating* x,
     memset(xt, 0, L.Hp * L.Wp * VL * sizeof(floating))
     memset(acc, 0, ntap * VL * sizeof(floating))
     for n in range(L.N):
-        src = x + (n * L.C + c0) * P
-        transpose_planes(src, P, nc, tmp, VL)
-        for h in range(L.h0, L.h1):
-            memcpy(xt + ((h + L.ph) * L.Wp + L.w0 + L.pw) * VL, tmp + (h * L.W + L.w0) * VL,
-                   (L.w1 - L.w0) * VL * sizeof(floating))
+        lane_plane(L, x + (n * L.C + c0) * P, nc, tmp, xt)
         src = gy + (n * L.C + c0) * Q
         transpose_planes(src, Q, nc, gt, VL)
         dwl_tile(L.kh, L.kw, xt, L.Wp * VL, L.sw * VL, L.sh * L.Wp * VL, gt, L.Ho, L.Wo, acc)
     for l in range(nc):
         for t in range(ntap):
             dw[(c0 + l) * ntap + t] = acc[t * VL + l]
+
+
+def lane_forward_fits(tuple axes, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t VL):
+    """True when the forward runs on lane_forward_item (its padding's zeros
+    multiply the weights: the layer API's definition): the layers of
+    lane_grad_fits, input planes of at most LANE_FORWARD_MAX_POSITIONS."""
+    ad, ah, aw = axes
+    return (Cg == 1 and Kg == 1 and G >= VL and ad[:2] == (1, 1) and ad[4] == 0
+            and ah[3] == 1 and aw[3] == 1 and dwl_supported(ah[1], aw[1])
+            and ah[0] * aw[0] <= (LANE_FORWARD_MAX_POSITIONS if ah[2] == aw[2] == 1
+                                  else LANE_FORWARD_MAX_STRIDED))
 
 
 def lane_grad_fits(tuple axes, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t VL):
@@ -2091,17 +2147,12 @@ def lane_grad_fits(tuple axes, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ss
                                   else LANE_GRAD_MAX_STRIDED))
 
 
-def _run_lane_grad(const floating[::1] x, const floating[::1] gy, floating[::1] dw,
-                   Py_ssize_t N, Py_ssize_t C, tuple ah, tuple aw, int nthreads):
-    """dw (C, 1, kh, kw) = the weight gradient of a 2-D depthwise layer
-    (one channel per group; dilation 1), x (N, C, H, W) and gy (N, C, Ho,
-    Wo): lane_grad_block per block of VL channels, the blocks spread over
-    the threads (each channel's sum in one block: the same bits for every
-    thread count).  ah, aw: the forward axes (see forward_axes)."""
+cdef LanePlan lane_plan(Py_ssize_t N, Py_ssize_t C, tuple ah, tuple aw,
+                        Py_ssize_t VL) except *:
+    """The LanePlan of a depthwise layer from its forward axes along h and w
+    (see forward_axes)."""
     cdef LanePlan L
-    cdef Py_ssize_t cb, nb
-    L.VL = vector_lanes(<floating> 0)
-    L.N, L.C = N, C
+    L.VL, L.N, L.C = VL, N, C
     L.H, L.kh, L.sh, L.Ho = ah[0], ah[1], ah[2], ah[5]
     L.W, L.kw, L.sw, L.Wo = aw[0], aw[1], aw[2], aw[5]
     L.ph, L.pw = -ah[4], -aw[4]
@@ -2109,9 +2160,59 @@ def _run_lane_grad(const floating[::1] x, const floating[::1] gy, floating[::1] 
     L.h0, L.h1 = max(0, -L.ph), min(L.H, L.Hp - L.ph)
     L.w0, L.w1 = max(0, -L.pw), min(L.W, L.Wp - L.pw)
     L.w1 = max(L.w1, L.w0)
-    nb = (C + L.VL - 1) // L.VL
+    return L
+
+
+def _run_lane_forward(const floating[::1] x, const floating[::1] w, b, floating[::1] y,
+                      Py_ssize_t N, Py_ssize_t C, tuple ah, tuple aw, int nthreads):
+    """y (N, C, Ho, Wo) = the forward of a 2-D depthwise layer (one channel
+    per group, dilation 1; bias b or None): lane_forward_item per (image,
+    block of VL channels), spread over the threads."""
+    cdef LanePlan L = lane_plan(N, C, ah, aw, vector_lanes(<floating> 0))
+    cdef Py_ssize_t i, t, nb = (C + L.VL - 1) // L.VL, nitems = N * nb
+    cdef Py_ssize_t ntap = L.kh * L.kw, VL = L.VL
+    cdef const floating[::1] bv
+    cdef const floating* bp = NULL
+    if b is not None:
+        bv = b
+        bp = &bv[0]
+    nthreads = max(1, min(nthreads, nitems))
+    dt = np.asarray(y).dtype
+    # per block of channels its taps' weight vectors, then its bias vector
+    # (lanes past the last channel zero)
+    cdef floating[:, ::1] wpk = scratch("lanewts", 1, nb * (ntap + 1) * VL, dt)
+    wpk[...] = 0
+    for i in range(C):
+        for t in range(ntap):
+            wpk[0, (i // VL * (ntap + 1) + t) * VL + i % VL] = w[i * ntap + t]
+        if bp != NULL:
+            wpk[0, (i // VL * (ntap + 1) + ntap) * VL + i % VL] = bp[i]
+    # each thread's padded plane: its padding stays zero (every item writes
+    # the same interior)
+    cdef floating[:, ::1] sv = scratch(
+        "laneplane", nthreads, lane_buffer(L.H, L.W, L.Ho, L.Wo, L.Hp, L.Wp, 0, VL), dt)
+    sv[...] = 0
+    with nogil:
+        if nthreads > 1:
+            for i in prange(nitems, num_threads=nthreads, schedule="dynamic"):
+                lane_forward_item(i, &L, &x[0], &wpk[0, 0], &y[0],
+                                  &sv[omp_get_thread_num(), 0])
+        else:
+            for i in range(nitems):
+                lane_forward_item(i, &L, &x[0], &wpk[0, 0], &y[0], &sv[0, 0])
+
+
+def _run_lane_grad(const floating[::1] x, const floating[::1] gy, floating[::1] dw,
+                   Py_ssize_t N, Py_ssize_t C, tuple ah, tuple aw, int nthreads):
+    """dw (C, 1, kh, kw) = the weight gradient of a 2-D depthwise layer
+    (one channel per group; dilation 1), x (N, C, H, W) and gy (N, C, Ho,
+    Wo): lane_grad_block per block of VL channels, the blocks spread over
+    the threads (each channel's sum in one block: the same bits for every
+    thread count).  ah, aw: the forward axes (see forward_axes)."""
+    cdef LanePlan L = lane_plan(N, C, ah, aw, vector_lanes(<floating> 0))
+    cdef Py_ssize_t cb, nb = (C + L.VL - 1) // L.VL
     nthreads = max(1, min(nthreads, nb))
-    buf = scratch("lanegrad", nthreads, lane_grad_buffer(L.H, L.W, L.Ho, L.Wo, L.Hp, L.Wp,
+    buf = scratch("lanegrad", nthreads, lane_buffer(L.H, L.W, L.Ho, L.Wo, L.Hp, L.Wp,
                                                      L.kh * L.kw, L.VL),
                   np.asarray(dw).dtype)
     cdef floating[:, ::1] bv = buf
@@ -2124,11 +2225,12 @@ def _run_lane_grad(const floating[::1] x, const floating[::1] gy, floating[::1] 
                 lane_grad_block(cb, &L, &x[0], &gy[0], &dw[0], &bv[0, 0])
 
 
-cdef inline Py_ssize_t lane_grad_buffer(Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho,
+cdef inline Py_ssize_t lane_buffer(Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho,
                                         Py_ssize_t Wo, Py_ssize_t Hp, Py_ssize_t Wp,
                                         Py_ssize_t ntap, Py_ssize_t VL) noexcept nogil:
-    """Elements of lane_grad_block's buffer: the padded input plane, the
-    transposed input plane, the output-gradient plane and the taps' sums."""
+    """Elements of a lane_grad_block or lane_forward_item buffer: the padded
+    input plane, the transposed input plane, the output (gradient) plane and
+    the taps' sums (ntap vectors; none in the forward)."""
     return (Hp * Wp + H * W + Ho * Wo + ntap) * VL
 
 
@@ -2695,6 +2797,9 @@ def conv_forward(x, w, b, y, Py_ssize_t G, tuple stride, tuple pads, tuple dilat
     Cg, Kg = C // G, K // G
     if Cg == 0 or x5.size == 0:      # every window empty or all padding: the bias
         y5[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
+    elif padding_zeros and lane_forward_fits(axes, G, Cg, Kg, lanes(x.dtype)):
+        _run_lane_forward(x5.reshape(-1), w5.reshape(-1), b, y5.reshape(-1), N, C,
+                          axes[1], axes[2], nthreads)
     else:
         _convolve_packed(x5, w5, b, y5, N, G, Cg, Kg, axes[0], axes[1], [(None, axes[2])],
                          nthreads, False, skip_padding=not padding_zeros)
@@ -2753,6 +2858,20 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
     N, K = gy.shape[:2]
     C = dx.shape[1]
     Cg, Kg = C // G, K // G
+    if fax[1][2] == fax[2][2] == 1 and gy.size:
+        # stride 1: a forward correlation of gy with the flipped taps (tap 0
+        # at pad_lo - (k - 1) * dilation along each axis), input plane gy's,
+        # output plane dx's
+        tax = tuple((a[5], a[1], 1, a[3], -(a[4] + (a[1] - 1) * a[3]), a[0], a[0], 1, 0)
+                    for a in fax)
+        if lane_forward_fits(tax, G, Cg, Kg, lanes(dx.dtype)) and array_finite(w):
+            # depthwise (no product with a padding value is formed when the
+            # weights are finite: non-finite ones take the paths below)
+            wf = np.ascontiguousarray(w[:, :, :, ::-1, ::-1])
+            _run_lane_forward(gy.reshape(-1), wf.reshape(-1),
+                              None if b is None else np.ascontiguousarray(b, dtype=dx.dtype),
+                              dx.reshape(-1), N, C, tax[1], tax[2], nthreads)
+            return
     if (fax[0][0] == 1 and fax[0][1] == 1 and fax[0][4] == 0 and fax[0][5] == 1 and gy.size
             and flat_transposed_fit(fax[1], fax[2], Cg, Kg, dx.dtype)
             and np.isfinite(w).all()):

@@ -1156,6 +1156,63 @@ def test_channel_lane_weight_gradient(xs, k, stride, padding, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,k,stride,padding", [
+    ((2, 16, 7, 7), 3, 1, 1),
+    ((1, 17, 7, 7), 3, 1, 1),            # one channel past the last whole block
+    ((3, 40, 8, 9), 5, 1, 2),            # 5x5, three blocks
+    ((2, 18, 5, 5), 3, 1, 2),            # padding wider than the taps reach
+    ((2, 16, 7, 7), 5, 1, 4),            # an input-gradient offset past the kernel
+    ((2, 16, 6, 6), 3, 1, 0),            # no padding
+    ((2, 24, 14, 14), 3, 2, 1),          # stride 2 (forward only)
+    ((2, 20, 13, 11), 3, 2, 0),
+    ((1, 16, 9, 9), 3, (2, 1), (1, 0)),
+])
+def test_channel_lane_forward(xs, k, stride, padding, dtype):
+    """The depthwise forward (and at stride 1 the input gradient, the same
+    kernels with the taps flipped) with the channels in the vector lanes:
+    against the float64 reference with a bias, the same bits for 1, 2 and 3
+    threads, and non-finite values (an input corner, a weight: NaN where
+    it meets the padding in the forward, not in the input gradient) exactly
+    where the reference has them."""
+    rng = np.random.default_rng(53)
+    st_ = stride if isinstance(stride, tuple) else (stride, stride)
+    pad = padding if isinstance(padding, tuple) else (padding, padding)
+    pads = [(p, p) for p in pad]
+    G = xs[1]
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal((G, 1, k, k)).astype(dtype)
+    b = rng.standard_normal(G).astype(dtype)
+    kw = dict(stride=st_, padding=pad, groups=G)
+    y = cyconv.conv2d(x, w, b, num_threads=1, **kw)
+    want = ref.conv(x, w, b, st_, pads, (1, 1), G)
+    assert_close(y, want, ref.conv(np.abs(x), np.abs(w), np.abs(b), st_, pads, (1, 1), G),
+                 k * k + 1, dtype)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    dx = cyconv.conv2d_backward_input(gy, w, xs, num_threads=1, **kw)
+    assert_close(dx, ref.backward_input(gy, w, xs, st_, pads, (1, 1), G),
+                 ref.backward_input(np.abs(gy), np.abs(w), xs, st_, pads, (1, 1), G),
+                 k * k, dtype)
+    for nt in (2, 3):
+        assert np.array_equal(y, cyconv.conv2d(x, w, b, num_threads=nt, **kw))
+        assert np.array_equal(dx, cyconv.conv2d_backward_input(gy, w, xs, num_threads=nt, **kw))
+    for which, value in (("x", np.nan), ("x", np.inf), ("w", np.inf), ("w", np.nan)):
+        xv, wv = x.copy(), w.copy()
+        if which == "x":
+            xv[-1, -1, 0, -1] = value
+        else:
+            wv[-1, 0, 0, 0] = value
+        with np.errstate(invalid="ignore"):
+            got = cyconv.conv2d(xv, wv, b, **kw)
+            want = ref.conv(xv, wv, b, st_, pads, (1, 1), G)
+            dgot = cyconv.conv2d_backward_input(gy, wv, xs, **kw)
+            dwant = ref.backward_input(gy, wv, xs, st_, pads, (1, 1), G)
+        assert np.array_equal(np.isnan(got), np.isnan(want)), which
+        assert np.array_equal(np.isinf(got), np.isinf(want)), which
+        assert np.array_equal(np.isnan(dgot), np.isnan(dwant)), which
+        assert np.array_equal(np.isinf(dgot), np.isinf(dwant)), which
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,cout,k,stride,padding,opad,dilation", [
     ((2, 4, 14, 14), 4, 3, 2, 1, 1, 1),      # the 28 x 28 upsampling of a depthwise layer
     ((3, 3, 7, 9), 3, 3, 2, 1, 0, 1),        # odd output sizes: phases of unequal size
