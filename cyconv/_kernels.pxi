@@ -2125,27 +2125,23 @@ cdef void lane_grad_block(Py_ssize_t cb, const LanePlan* L, const floating* x,
             dw[(c0 + l) * ntap + t] = acc[t * VL + l]
 
 
-def lane_forward_fits(tuple axes, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t VL):
-    """True when the forward runs on lane_forward_item (its padding's zeros
-    multiply the weights: the layer API's definition): the layers of
-    lane_grad_fits, input planes of at most LANE_FORWARD_MAX_POSITIONS."""
+def lane_fits(tuple axes, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t VL,
+              bint forward):
+    """True when a 2-D depthwise layer (one input and one output channel per
+    group, at least a vector's worth of groups), dilation 1, with a tile for
+    its taps, runs with the channels in the lanes: the forward (and the
+    stride-1 input gradient) on lane_forward_item, the weight gradient on
+    lane_grad_block, each up to its own plane size (LANE_FORWARD_* and
+    LANE_GRAD_*: positions of the input plane, at stride 1 and strided)."""
     ad, ah, aw = axes
+    cdef Py_ssize_t limit
+    if ah[2] == aw[2] == 1:
+        limit = LANE_FORWARD_MAX_POSITIONS if forward else LANE_GRAD_MAX_POSITIONS
+    else:
+        limit = LANE_FORWARD_MAX_STRIDED if forward else LANE_GRAD_MAX_STRIDED
     return (Cg == 1 and Kg == 1 and G >= VL and ad[:2] == (1, 1) and ad[4] == 0
             and ah[3] == 1 and aw[3] == 1 and dwl_supported(ah[1], aw[1])
-            and ah[0] * aw[0] <= (LANE_FORWARD_MAX_POSITIONS if ah[2] == aw[2] == 1
-                                  else LANE_FORWARD_MAX_STRIDED))
-
-
-def lane_grad_fits(tuple axes, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t VL):
-    """True when the weight gradient runs on lane_grad_block: a 2-D
-    depthwise layer (one input and one output channel per group, at least
-    a vector's worth of groups), dilation 1, a tile for its taps, and
-    planes of at most LANE_GRAD_MAX_POSITIONS positions."""
-    ad, ah, aw = axes
-    return (Cg == 1 and Kg == 1 and G >= VL and ad[:2] == (1, 1) and ad[4] == 0
-            and ah[3] == 1 and aw[3] == 1 and dwl_supported(ah[1], aw[1])
-            and ah[0] * aw[0] <= (LANE_GRAD_MAX_POSITIONS if ah[2] == aw[2] == 1
-                                  else LANE_GRAD_MAX_STRIDED))
+            and ah[0] * aw[0] <= limit)
 
 
 cdef LanePlan lane_plan(Py_ssize_t N, Py_ssize_t C, tuple ah, tuple aw,
@@ -2803,7 +2799,7 @@ def conv_forward(x, w, b, y, Py_ssize_t G, tuple stride, tuple pads, tuple dilat
     Cg, Kg = C // G, K // G
     if Cg == 0 or x5.size == 0:      # every window empty or all padding: the bias
         y5[...] = 0 if b is None else b.reshape((1, -1, 1, 1, 1))
-    elif padding_zeros and lane_forward_fits(axes, G, Cg, Kg, lanes(x.dtype)):
+    elif padding_zeros and lane_fits(axes, G, Cg, Kg, lanes(x.dtype), True):
         _run_lane_forward(x5.reshape(-1), w5.reshape(-1), b, y5.reshape(-1), N, C,
                           axes[1], axes[2], nthreads)
     else:
@@ -2870,7 +2866,7 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
         # output plane dx's
         tax = tuple((a[5], a[1], 1, a[3], -(a[4] + (a[1] - 1) * a[3]), a[0], a[0], 1, 0)
                     for a in fax)
-        if lane_forward_fits(tax, G, Cg, Kg, lanes(dx.dtype)) and array_finite(w):
+        if lane_fits(tax, G, Cg, Kg, lanes(dx.dtype), True) and array_finite(w):
             # depthwise (no product with a padding value is formed when the
             # weights are finite: non-finite ones take the paths below)
             wf = np.ascontiguousarray(w[:, :, :, ::-1, ::-1])
@@ -2879,8 +2875,7 @@ def conv_backward_input(gy, w, b, dx, Py_ssize_t G, tuple stride, tuple pads,
                               dx.reshape(-1), N, C, tax[1], tax[2], nthreads)
             return
     if (fax[0][0] == 1 and fax[0][1] == 1 and fax[0][4] == 0 and fax[0][5] == 1 and gy.size
-            and flat_transposed_fit(fax[1], fax[2], Cg, Kg, dx.dtype)
-            and np.isfinite(w).all()):
+            and flat_transposed_fit(fax[1], fax[2], Cg, Kg, dx.dtype) and array_finite(w)):
         # depthwise, strided: flat runs per stride phase (no product with a
         # padding value is formed: non-finite weights take the paths below)
         taps, _, _, meta, _ = flat_transposed_table(fax[1], fax[2], lanes(dx.dtype))
@@ -4120,7 +4115,7 @@ def _backward_weight_kernels(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
     Cg, Kg = C // G, K // G
     KD, KH, KW = dw.shape[2:]
     xf, gf = x.reshape(-1), gy.reshape(-1)
-    if lane_grad_fits(axes, G, Cg, Kg, lanes(x.dtype)):
+    if lane_fits(axes, G, Cg, Kg, lanes(x.dtype), False):
         _run_lane_grad(xf, gf, dw.reshape(-1), N, C, axes[1], axes[2], nthreads)
         return
     # the width path for few output channels, or for many over a short
