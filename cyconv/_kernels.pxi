@@ -3713,16 +3713,22 @@ cdef enum:
     DOT_MIN_VECTORS = 8      # shorter rows: the channel path is cheaper
 
 
-def dot_path_applies(tuple axes, dtype):
-    """True for one tap per axis, unit stride, no padding, so that x and gy
-    share their (flattened, contiguous) positions, and rows long enough."""
-    L = 1
+def one_tap_axes(tuple axes):
+    """True for one tap per axis, unit stride, no padding: x and gy share
+    their (flattened, contiguous) positions."""
     for a in axes:
         n_in, taps, stride, dil, off, n_q = a[:6]
         if taps != 1 or stride != 1 or off != 0 or n_q != n_in:
             return False
-        L *= n_in
-    return L >= DOT_MIN_VECTORS * lanes(dtype)
+    return True
+
+
+def dot_path_applies(tuple axes, dtype):
+    """one_tap_axes, and rows long enough for the dot-product tiles."""
+    L = 1
+    for a in axes:
+        L *= a[0]
+    return one_tap_axes(axes) and L >= DOT_MIN_VECTORS * lanes(dtype)
 
 
 cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks,
@@ -3777,7 +3783,8 @@ cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks
 def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] slots,
                   floating[::1] total, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
                   Py_ssize_t Kg, Py_ssize_t L, Py_ssize_t nchunks, int nthreads):
-    """total = the weight gradient, [G][Kg][Cg] (weight_slots)."""
+    """total = the weight gradient, [G][Kg][Cg] (one_tap_slots: every item
+    writes its part of a slot, so one batch chunk writes total itself)."""
     cdef Py_ssize_t nkblk = (Kg + DOT_KBLOCK - 1) // DOT_KBLOCK
     cdef Py_ssize_t nitems = G * nkblk, i, c0, nw, nslots, n = total.shape[0]
     cdef floating[:, ::1] lanes
@@ -3799,7 +3806,8 @@ def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] s
                 for i in range(nw * nitems):
                     dot_grad_item(c0 * nitems + i, N, nchunks, c0, G, Cg, Kg, L, nkblk,
                                   &x[0], &gy[0], &slots[0], &lanes[0, 0])
-            end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
+            if &slots[0] != &total[0]:
+                end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
             c0 += nw
 
 
@@ -3919,7 +3927,8 @@ def _run_gemm_grad(const floating[::1] x, const floating[::1] gy, floating[::1] 
                    Py_ssize_t Kg, Py_ssize_t L, int kv, bint vec_k, Py_ssize_t nchunks,
                    int nthreads):
     """total = the weight gradient, [G][Kg][Cg], on the channel tiles
-    (gemm_grad_plan gave kv, vec_k); batch chunks as _run_dot_grad."""
+    (gemm_grad_plan gave kv, vec_k); batch chunks and slots as
+    _run_dot_grad."""
     cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
     cdef Py_ssize_t m1 = Kg if vec_k else Cg, m2 = Cg if vec_k else Kg
     cdef Py_ssize_t nitems = G * ((m1 + KB - 1) // KB), i, c0, nw, nslots
@@ -3947,7 +3956,8 @@ def _run_gemm_grad(const floating[::1] x, const floating[::1] gy, floating[::1] 
                     gemm_grad_item(c0 * nitems + i, N, nchunks, c0, G, Cg, Kg, L, kv,
                                    vec_k, &x[0], &gy[0], &slots[0], &panels[0, 0],
                                    &arows[0, 0])
-            end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
+            if &slots[0] != &total[0]:
+                end_wave(&total[0], &slots[0], n, nw, c0, nthreads)
             c0 += nw
 
 
@@ -4080,6 +4090,16 @@ def weight_slots(Py_ssize_t nchunks, int nthreads, Py_ssize_t n, dtype):
     return slots
 
 
+def one_tap_slots(Py_ssize_t nchunks, int nthreads, dw):
+    """weight_slots for the one-tap weight gradients, whose work items
+    write (not add to) their part of a slot: with one batch chunk, dw itself
+    (a 512 -> 2048 1x1 gradient at 7 x 7, batch 1: zeroing and copying a
+    4 MiB slot had taken 12% of it)."""
+    if nchunks == 1:
+        return dw.reshape(-1)
+    return weight_slots(nchunks, nthreads, dw.size, dw.dtype)
+
+
 def conv_backward_weight(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
                          tuple dilation, int nthreads):
     """dw = sum over batch and positions of gy (x) x-windows: x (N, C,
@@ -4128,7 +4148,7 @@ def _backward_weight_kernels(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
         _run_width_grad(xf, gf, weight_slots(nchunks, nthreads, dw.size, x.dtype),
                         dw.reshape(-1), N, G, Cg, Kg, nchunks, axes, plan, nthreads)
         return
-    if dot_path_applies(axes, x.dtype):
+    if one_tap_axes(axes):
         VL = lanes(x.dtype)
         L = x.shape[2] * x.shape[3] * x.shape[4]
         gp = gemm_grad_plan(Cg, Kg, x.dtype)
@@ -4137,13 +4157,16 @@ def _backward_weight_kernels(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
             KB = kv * VL
             nb = -(-(Kg if vec_k else Cg) // KB)
             nchunks = backward_weight_chunks(N, G * nb, KB * (Cg if vec_k else Kg))
-            _run_gemm_grad(xf, gf, weight_slots(nchunks, nthreads, dw.size, x.dtype),
-                           dw.reshape(-1), N, G, Cg, Kg, L, kv, vec_k, nchunks, nthreads)
+            _run_gemm_grad(xf, gf, one_tap_slots(nchunks, nthreads, dw), dw.reshape(-1), N, G,
+                           Cg, Kg, L, kv, vec_k, nchunks, nthreads)
             return
+    if dot_path_applies(axes, x.dtype):
+        VL = lanes(x.dtype)
+        L = x.shape[2] * x.shape[3] * x.shape[4]
         nkblk = -(-Kg // DOT_KBLOCK)
         nchunks = backward_weight_chunks(N, G * nkblk, DOT_KBLOCK * Cg * VL)
-        _run_dot_grad(xf, gf, weight_slots(nchunks, nthreads, dw.size, x.dtype),
-                      dw.reshape(-1), N, G, Cg, Kg, L, nchunks, nthreads)
+        _run_dot_grad(xf, gf, one_tap_slots(nchunks, nthreads, dw), dw.reshape(-1), N, G, Cg,
+                      Kg, L, nchunks, nthreads)
         return
     kv = choose_kv(Kg, x.dtype)
     VL = lanes(x.dtype)

@@ -1507,14 +1507,19 @@ def test_pointwise_streamed_output(spatial, dtype, num_threads):
     ((1, 6, 9000), (9, 2, 1), 3),                # 1-D, groups, one long row > one pass
     ((2, 4, 3, 5, 40), (4, 4, 1, 1, 1), 1),      # 3-D
     ((1, 256, 64, 40), (20, 128, 1, 1), 2),      # many input channels, remainder tiles
-    # channel tiles over packed panels (whole vectors of the smaller count;
-    # rows of at least 8 vectors, else the channel path takes them)
+    # channel tiles over packed panels (whole vectors of the smaller count)
     ((2, 64, 11, 13), (32, 64, 1, 1), 1),        # vectors along k; 143 positions
     ((3, 16, 45, 51), (96, 16, 1, 1), 1),        # along c; 2295 = 2 panels + 247
     ((2, 64, 12, 12), (64, 32, 1, 1), 2),        # groups
     ((1, 136, 10, 13), (140, 136, 1, 1), 1),     # 136 along c: a partial block
     ((2, 32, 2100), (48, 32, 1), 1),             # 1-D; 2 panels + 52
     ((40, 32, 8, 17), (16, 32, 1, 1), 1),        # batch chunks of 2-3 images
+    # short planes (fewer than 8 vectors of positions): the channel tiles
+    # over panels too, one per image
+    ((8, 64, 7, 7), (32, 64, 1, 1), 1),          # along k
+    ((8, 32, 7, 7), (80, 32, 1, 1), 1),          # along c (80: a partial block)
+    ((40, 48, 3, 3), (16, 48, 1, 1), 1),         # batch chunks
+    ((3, 32, 5), (64, 32, 1), 1),                # 1-D
 ])
 def test_one_tap_weight_gradient(xs, ws, groups, dtype):
     """1x1, stride 1, unpadded: the weight gradient as a matrix product over
