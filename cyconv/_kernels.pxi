@@ -315,6 +315,8 @@ cdef enum:
 cdef struct Plan:
     Py_ssize_t G, Cg, Kg, KB, nkb, cb
     Py_ssize_t woff                   # this w-phase's packed weights in wpk
+    Py_ssize_t wbs                    # packed weights per output-channel block
+                                      # in wpk (0: wpk holds the item's block)
     Py_ssize_t Ky                     # output channels per group in y's layout
     int kv
     Py_ssize_t xs_c, xs_d, xs_h       # input strides (channel, depth, height)
@@ -630,7 +632,7 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
             s1 = s0 + SEGMENT if s0 + SEGMENT < Q.aw.n_q else Q.aw.n_q
             if s1 <= s0:
                 continue
-            wblk = (wpk + Q.woff + (g * P.nkb + kb) * P.Cg * Q.wc
+            wblk = (wpk + Q.woff + (g * P.nkb + kb) * Q.wbs
                     + td0 * Q.wkd + th0 * Q.wkh)
             c0 = 0
             while True:
@@ -647,7 +649,7 @@ cdef inline void conv_row(Py_ssize_t item, const Plan* plans, Py_ssize_t nph,
         s0 += SEGMENT
     if columns_now:
         border_columns(P, xrow - (nb - 1) * P.ah.stride * P.xs_h,
-                       wpk + P.woff + (g * P.nkb + kb) * P.Cg * P.wc + td0 * P.wkd,
+                       wpk + P.woff + (g * P.nkb + kb) * P.wbs + td0 * P.wkd,
                        bblk, yrow - (nb - 1) * P.ah.out_step * P.ys_h + P.aw.out_base,
                        nd, nk, nb)
 
@@ -697,6 +699,7 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     P.wkh = aw.taps * P.KB
     P.wkd = ah.taps * P.wkh
     P.wc = ad.taps * P.wkd
+    P.wbs = Cg * P.wc
     P.cb = channel_block(Cg, P.wc * itemsize)
     interior(&P.aw, &P.qlo, &P.qhi)
     # consecutive output rows share no input row (dilation along h, or a
@@ -729,10 +732,15 @@ cdef inline Py_ssize_t row_chunks(Py_ssize_t nq, Py_ssize_t bytes_per_position) 
 def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::1] bpk,
                floating[::1] y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
                Py_ssize_t Kg, int kv, tuple axes, tuple woffs, int nthreads,
-               Py_ssize_t Ky):
+               Py_ssize_t Ky, tuple pack=None, const Py_ssize_t[::1] ptaps=None):
     """The first ``Kg`` of the ``Ky`` output channels per group of ``y``.
     ``axes`` is (ad, ah, aw_0, aw_1, ...): one w axis per phase along w,
-    whose packed weights start at ``woffs[i]`` in ``wpk``."""
+    whose packed weights start at ``woffs[i]`` in ``wpk``.
+
+    With ``pack`` = (A, B, s1, swap) (one phase, one group: block_packing
+    said yes) ``wpk`` is the weight tensor itself and each work item is an
+    output-channel block, packed by its thread (pack_fill's items for
+    ``ptaps``) into a buffer of one block just before its rows run."""
     cdef Axis ad = make_axis(axes[0]), ah = make_axis(axes[1])
     cdef Py_ssize_t nph = len(axes) - 2, i
     cdef Plan* plans
@@ -818,6 +826,9 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
         # comes from L2 once per block); 4.7 MB 0.97-0.99x
         if wpk.shape[0] // G * sizeof(floating) >= KB_OUTER_BYTES and plans[0].nkb > 1:
             plans[0].kb_items = nitems // plans[0].nkb
+        if pack is not None:
+            _tiled_blocks(x, wpk, bp, y, plans, nq, nitems, nwc, pack, ptaps, nthreads)
+            return
         nthreads = max(1, min(nthreads, nitems))
         abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, np.asarray(y).dtype)
         if weave:
@@ -850,6 +861,52 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
                     cy_sfence()
     finally:
         free(plans)
+
+
+cdef void _tiled_blocks(const floating[::1] x, const floating[::1] w, const floating* bp,
+                        floating[::1] y, Plan* plans, Py_ssize_t nq, Py_ssize_t nitems,
+                        Py_ssize_t nwc, tuple pack, const Py_ssize_t[::1] ptaps,
+                        int nthreads) except *:
+    """_run_tiled with ``pack``: per output-channel block, its thread packs
+    the block's weights (pack_fill's items) into its own buffer, then runs
+    every row of the block (conv_row, the blocks slowest)."""
+    cdef Py_ssize_t A, B, s1, nkb = plans[0].nkb, per = nitems // nkb, kb, r, nt
+    cdef Py_ssize_t VL = vector_lanes(<floating> 0)
+    cdef bint swap
+    cdef PackPlan PP
+    cdef floating[:, ::1] abuf
+    cdef floating[:, ::1] blocks
+    cdef floating[:, ::1] ptmp
+    cdef floating* ab
+    cdef floating* wb
+    cdef floating* tp
+    A, B, s1, swap = pack
+    PP = pack_plan(1, A, B, s1, plans[0].KB, swap, &ptaps[0], ptaps.shape[0])
+    nt = pack_tmp_size(&PP, VL)
+    plans[0].wbs = 0
+    plans[0].kb_items = per
+    nthreads = max(1, min(nthreads, nkb))
+    dt = np.asarray(y).dtype
+    abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, dt)
+    blocks = scratch("weight_block", nthreads, PP.R * PP.T * PP.KB, dt)
+    ptmp = scratch("pack", nthreads, max(nt, 1), dt)
+    with nogil:
+        if nthreads > 1:
+            with parallel(num_threads=nthreads):
+                ab = &abuf[omp_get_thread_num(), 0]
+                wb = &blocks[omp_get_thread_num(), 0]
+                tp = &ptmp[omp_get_thread_num(), 0]
+                for kb in prange(nkb, schedule="dynamic"):
+                    pack_blocks_of(&PP, kb, &w[0], wb, tp)
+                    for r in range(per):
+                        conv_row(kb * per + r, plans, 1, nq, &x[0], wb, bp, &y[0], ab, NULL,
+                                 nwc)
+        else:
+            for kb in range(nkb):
+                pack_blocks_of(&PP, kb, &w[0], &blocks[0, 0], &ptmp[0, 0])
+                for r in range(per):
+                    conv_row(kb * per + r, plans, 1, nq, &x[0], &blocks[0, 0], bp, &y[0],
+                             &abuf[0, 0], NULL, nwc)
 
 
 # --------------------------------------------------------------------------
@@ -2524,12 +2581,20 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     Kt = Kg - rem                      # channels on the channel tiles
     if Kt:
         wt, bt = _channel_slice(w, b, G, Kg, 0, Kt, swap)
+        bpk = pack_bias(bt, G, kv) if bt is not None else None
+    if Kt and len(w_phases) == 1 and block_packing(N, G, Cg, Kt, kv, ad, ah, w_phases[0][1],
+                                                   swap, nthreads, x.dtype):
+        wt = np.ascontiguousarray(wt, dtype=x.dtype)
+        tidx = flat_taps((taps_d, taps_h, w_phases[0][0]), *wt.shape[2:])
+        _run_tiled(x.reshape(-1), wt.reshape(-1), bpk, y.reshape(-1), N, G, Cg, Kt, kv,
+                   (ad, ah, w_phases[0][1]), (0,), nthreads, Kg,
+                   (wt.shape[0], wt.shape[1], math.prod(wt.shape[2:]), swap), tidx.reshape(-1))
+    elif Kt:
         packs = [pack_weights(wt, G, kv, swap, (taps_d, taps_h, taps_w), nthreads).reshape(-1)
                  for taps_w, _ in w_phases]
         sizes = [p.size for p in packs]
         woffs = tuple(sum(sizes[:i]) for i in range(len(packs)))
         wpk = packs[0] if len(packs) == 1 else np.concatenate(packs)
-        bpk = pack_bias(bt, G, kv) if bt is not None else None
         _run_tiled(x.reshape(-1), wpk, bpk, y.reshape(-1), N, G, Cg, Kt, kv,
                    (ad, ah) + tuple(aw for _, aw in w_phases), woffs, nthreads, Kg)
     if rem:
@@ -2537,6 +2602,30 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
             wpk = pack_weights(wr, G, 0, swap, (taps_d, taps_h, taps_w), nthreads)
             _run_width(x.reshape(-1), wpk.reshape(-1), br, y.reshape(-1), N, G, Cg, rem,
                        (ad, ah, aw), plan, nthreads, Kg, Kt)
+
+
+cdef enum:
+    BLOCK_PACK_MIN_BYTES = 1 << 20     # packed weights (one group) at least this
+    BLOCK_PACK_MAX_POSITIONS = 4096    # output positions (all images) at most this
+    BLOCK_PACK_MIN_BLOCKS = 4          # output-channel blocks per thread
+
+
+def block_packing(Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, ad, ah,
+                  aw, bint swap, int nthreads, dtype):
+    """True where the channel tiles' weights are packed block by block by
+    the threads that run them (_tiled_blocks) rather than all at once before
+    the call: large weights that each serve few output positions (late
+    layers of an image network, small batches), where packing them all first
+    wrote a tensor beyond L2 and the tiles read it back from L3 or memory.
+    One group, no swapped channels (the input gradient's weights, packed
+    from every output channel's row at once: 0.96x at 3x3 512 -> 512,
+    7 x 7, batch 1) and enough blocks for every thread."""
+    cdef Py_ssize_t KB = kv * lanes(dtype), nkb = (Kg + KB - 1) // KB
+    cdef Py_ssize_t nbytes = nkb * KB * Cg * ad[1] * ah[1] * aw[1] * np.dtype(dtype).itemsize
+    if G != 1 or swap or nkb < BLOCK_PACK_MIN_BLOCKS * nthreads:
+        return False
+    return (nbytes >= BLOCK_PACK_MIN_BYTES
+            and N * ad[5] * ah[5] * aw[5] <= BLOCK_PACK_MAX_POSITIONS)
 
 
 def left_over_channels(Py_ssize_t Kg, Py_ssize_t KB, Py_ssize_t VL):
@@ -2684,6 +2773,7 @@ cdef struct PackPlan:
     const Py_ssize_t* tidx
     const Py_ssize_t* order            # tidx, or NULL: every tap in order
     bint swap
+    Py_ssize_t blk0                    # the block (g * nb + blk) packed at out
 
 
 cdef inline void pack_item(Py_ssize_t item, const PackPlan* P, const floating* w,
@@ -2707,7 +2797,7 @@ cdef inline void pack_item(Py_ssize_t item, const PackPlan* P, const floating* w
         src = w + (g * P.A + blk * KB) * P.s0 + r * P.s1
     nr = P.R - r if P.R - r < P.rc else P.rc
     nm = P.M - blk * KB if P.M - blk * KB < KB else KB
-    o = out + ((g * P.nb + blk) * P.R + r) * P.T * KB
+    o = out + ((g * P.nb + blk - P.blk0) * P.R + r) * P.T * KB
     if KB == 1:
         for rr in range(nr):
             for k in range(P.T):
@@ -2722,6 +2812,49 @@ cdef inline void pack_item(Py_ssize_t item, const PackPlan* P, const floating* w
         pack_block(src, P.step, nm, nr, P.s1, P.order, P.T, KB, o, tmp)
 
 
+cdef PackPlan pack_plan(Py_ssize_t G, Py_ssize_t A, Py_ssize_t B, Py_ssize_t s1,
+                        Py_ssize_t KB, bint swap, const Py_ssize_t* tidx,
+                        Py_ssize_t T) noexcept nogil:
+    """pack_fill's work items (see there)."""
+    cdef PackPlan P
+    cdef Py_ssize_t k
+    P.G, P.A, P.s1, P.KB, P.swap, P.T = G, A, s1, KB, swap, T
+    P.M, P.R = (B, A) if swap else (A, B)
+    P.nb = (P.M + KB - 1) // KB
+    P.s0 = B * s1
+    P.tidx = P.order = tidx
+    P.blk0 = 0
+    if T == s1:
+        for k in range(T):
+            if tidx[k] != k:
+                break
+        else:
+            P.order = NULL                      # every tap, in order
+    # reduction channels per item: one with swap, else enough for
+    # PACK_COLUMNS source columns
+    P.rc = 1 if swap else max(1, min(P.R, (PACK_COLUMNS + s1 - 1) // s1))
+    P.nrc = (P.R + P.rc - 1) // P.rc
+    P.step = s1 if swap else P.s0
+    return P
+
+
+cdef inline Py_ssize_t pack_tmp_size(const PackPlan* P, Py_ssize_t VL) noexcept nogil:
+    """Elements of pack_item's per-thread buffer (0: none needed)."""
+    if P.order != NULL and P.KB > 1 and P.step > 1:
+        return P.rc * P.s1 * VL
+    return 0
+
+
+cdef inline void pack_blocks_of(const PackPlan* P, Py_ssize_t blk, const floating* w,
+                                floating* out, floating* tmp) noexcept nogil:
+    """Output-channel block ``blk`` (group 0) alone, packed at ``out``."""
+    cdef PackPlan Q = P[0]
+    cdef Py_ssize_t rr
+    Q.blk0 = blk
+    for rr in range(Q.nrc):
+        pack_item(rr * Q.nb + blk if Q.swap else blk * Q.nrc + rr, &Q, w, out, tmp)
+
+
 def pack_fill(const floating[::1] w, floating[::1] out, Py_ssize_t G, Py_ssize_t A,
               Py_ssize_t B, Py_ssize_t s1, Py_ssize_t KB, bint swap,
               const Py_ssize_t[::1] tidx, int nthreads=1):
@@ -2733,42 +2866,25 @@ def pack_fill(const floating[::1] w, floating[::1] out, Py_ssize_t G, Py_ssize_t
     row; with it each r is its own item), transposed by pack_block; KB = 1
     (the width path's layout) and one-tap channels with ``swap`` (whose
     block is one contiguous run of w) are copies."""
-    cdef PackPlan P
-    cdef Py_ssize_t item, nitems, k
+    cdef PackPlan P = pack_plan(G, A, B, s1, KB, swap, &tidx[0], tidx.shape[0])
+    cdef Py_ssize_t item, nitems, nt
     cdef Py_ssize_t VL = vector_lanes(<floating> 0)
     cdef floating* tmp = NULL
     cdef floating[:, ::1] tv
-    P.G, P.A, P.s1, P.KB, P.swap = G, A, s1, KB, swap
-    P.M, P.R = (B, A) if swap else (A, B)
-    P.nb = (P.M + KB - 1) // KB
-    P.T = tidx.shape[0]
-    P.s0 = B * s1
-    P.tidx = P.order = &tidx[0]
-    if P.T == s1:
-        for k in range(P.T):
-            if tidx[k] != k:
-                break
-        else:
-            P.order = NULL                      # every tap, in order
-    # reduction channels per item: one with swap, else enough for
-    # PACK_COLUMNS source columns
-    P.rc = 1 if swap else max(1, min(P.R, (PACK_COLUMNS + s1 - 1) // s1))
-    P.nrc = (P.R + P.rc - 1) // P.rc
-    P.step = s1 if swap else P.s0
     nitems = G * P.nb * P.nrc
     if out.shape[0] < PACK_PARALLEL_MIN:
         nthreads = 1
     nthreads = max(1, min(nthreads, nitems))
-    if P.order != NULL and KB > 1 and P.step > 1:
-        tv = scratch("pack", nthreads, P.rc * s1 * VL, np.asarray(out).dtype)
+    nt = pack_tmp_size(&P, VL)
+    if nt:
+        tv = scratch("pack", nthreads, nt, np.asarray(out).dtype)
         tmp = &tv[0, 0]
     with nogil:
         if nthreads > 1:
             with parallel(num_threads=nthreads):
                 for item in prange(nitems, schedule="static"):
                     pack_item(item, &P, &w[0], &out[0],
-                              tmp + omp_get_thread_num() * P.rc * s1 * VL if tmp != NULL
-                              else NULL)
+                              tmp + omp_get_thread_num() * nt if tmp != NULL else NULL)
         else:
             for item in range(nitems):
                 pack_item(item, &P, &w[0], &out[0], tmp)

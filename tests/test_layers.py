@@ -656,6 +656,54 @@ def test_weights_beyond_the_caches(dtype):
                                         num_threads=2).tobytes() == dx.tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", [
+    ((1, 256, 7, 7), (512, 256, 3, 3), 1, 1, 1),       # whole blocks
+    ((2, 256, 5, 6), (140, 256, 3, 3), 1, 1, 1),       # 140: a partial last block
+    ((2, 256, 5, 6), (130, 256, 3, 3), 1, 1, 1),       # 128 and 2 on the width path
+    ((1, 128, 9, 11), (160, 128, 5, 3), 2, (2, 1), 1), # stride 2, taps of 5 x 3
+    ((1, 256, 10, 10), (160, 256, 3, 3), 1, 2, 2),     # dilation 2
+    ((3, 512, 30), (160, 512, 9), 1, 4, 1),            # 1-D
+    ((1, 64, 4, 5, 6), (160, 64, 3, 3, 3), 1, 1, 1),   # 3-D
+])
+def test_block_packing(xs, ws, stride, padding, dilation, dtype):
+    """Large weights over few output positions: each thread packs the
+    weights of the output-channel block it runs, just before its rows.
+    Against the reference with a bias, the same bits as the whole-tensor
+    packing (taken by enough threads to leave fewer than 4 blocks each), a
+    NaN weight reaching only its output channel."""
+    nd = len(ws) - 2
+    rng = np.random.default_rng(43)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    y = FORWARD[nd](x, w, b, num_threads=1, **kw)
+    norm = lambda v: (v,) * nd if isinstance(v, int) else v
+    st_, pd, dl = norm(stride), norm(padding), norm(dilation)
+    axes = [(n, k, s, d, -p, m, m, 1, 0) for n, k, s, d, p, m
+            in zip(xs[2:], ws[2:], st_, dl, pd, y.shape[2:])]
+    axes = [(1, 1, 1, 1, 0, 1, 1, 1, 0)] * (3 - nd) + axes
+    kern = _dispatch.kernels
+    kv, VL = kern.choose_kv(ws[0], dtype), kern.lanes(dtype)
+    Kt = ws[0] - kern.left_over_channels(ws[0], kv * VL, VL)    # on the channel tiles
+    nkb = -(-Kt // (kv * VL))
+    threads = (1, 2, nkb // 4 + 1)          # the last one packs the whole tensor
+    for t in threads:
+        assert kern.block_packing(xs[0], 1, xs[1], Kt, kv, *axes, False, t,
+                                  dtype) == (t < threads[-1])
+    assert not kern.block_packing(xs[0], 1, xs[1], Kt, kv, *axes, True, 1, dtype)
+    args = (st_, [(p, p) for p in pd], dl, 1)
+    assert_close(y, ref.conv(x, w, b, *args), ref.conv(np.abs(x), np.abs(w), np.abs(b), *args),
+                 w[0].size + 1, dtype)
+    for t in threads[1:]:
+        assert np.array_equal(FORWARD[nd](x, w, b, num_threads=t, **kw), y)
+    w[37, 5].flat[0] = np.nan
+    got = FORWARD[nd](x, w, b, num_threads=2, **kw)
+    assert np.isnan(got[:, 37]).any()
+    assert np.array_equal(np.delete(got, 37, axis=1), np.delete(y, 37, axis=1))
+
+
 def test_phase_lanes_rows_without_taps():
     """A strided backward-input whose last input row is read by no output
     (9 rows, kernel 2, stride 2 along h): that row is zero, the others
