@@ -952,6 +952,7 @@ cdef enum:
                                 # path's tiles (see each for its conditions)
     PW_BLOCKS = 4            # position blocks of KB per work item
     PW_MIN_CHANNELS = 16     # output channels per group for the position tiles
+    PW_MIN_ITEMS = 4         # work items per thread (else channel shares)
 
 
 def pointwise_kv(tuple axes, Py_ssize_t Kg, dtype):
@@ -978,35 +979,49 @@ def pointwise_kv(tuple axes, Py_ssize_t Kg, dtype):
 
 
 cdef inline void pointwise_item(Py_ssize_t item, Py_ssize_t G, Py_ssize_t Cg,
-                                Py_ssize_t Kg, Py_ssize_t L, int kv,
-                                const floating* x, const floating* w,
+                                Py_ssize_t Kg, Py_ssize_t L, int kv, Py_ssize_t nkc,
+                                Py_ssize_t ntl, const floating* x, const floating* w,
                                 const floating* binit, floating* y,
                                 floating* panel, bint stream) noexcept nogil:
-    """PW_BLOCKS blocks of KB positions of one (image, group), every output
-    channel; the plane's last block (fewer positions) from a zero-padded
-    copy in panel (Cg x KB).  w: the weights as _run_pointwise packs them.
-    ``stream``: whole vectors stored non-temporally (y's rows aligned)."""
+    """PW_BLOCKS blocks of KB positions of one (image, group), and the
+    output channels of its share kc < nkc of the ntl tiles that cover them
+    (all of them where nkc = 1); the plane's last block (fewer positions)
+    from a zero-padded copy in panel (Cg x KB).  w: the weights as
+    _run_pointwise packs them.  ``stream``: whole vectors stored
+    non-temporally (y's rows aligned).  Each output's sum runs over the
+    input channels in order whatever tile holds it: the same bits for
+    any nkc."""
     cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
     cdef Py_ssize_t nb = (L + KB - 1) // KB
     cdef Py_ssize_t ni = (nb + PW_BLOCKS - 1) // PW_BLOCKS
-    cdef Py_ssize_t ng = item // ni, g = ng % G
-    cdef Py_ssize_t blk = (item % ni) * PW_BLOCKS
+    cdef Py_ssize_t kc = item % nkc
+    cdef Py_ssize_t ng = item // nkc // ni, g = ng % G
+    cdef Py_ssize_t blk = (item // nkc % ni) * PW_BLOCKS
     cdef Py_ssize_t bend = blk + PW_BLOCKS if blk + PW_BLOCKS < nb else nb
-    cdef Py_ssize_t p0, nk, sc, k0, pb, c, j
+    cdef Py_ssize_t p0, nk, sc, k0, pb, c, j, t, ka = 0, kz = 0
+    cdef Py_ssize_t ta = kc * ntl // nkc, tz = (kc + 1) * ntl // nkc
     cdef const floating* xn = x + ng * Cg * L
     cdef const floating* wg = w + g * Kg * Cg
     cdef const floating* bg = (binit + g * Kg * KB) if binit != NULL else NULL
     cdef const floating* src
     cdef floating* yn = y + ng * Kg * L
+    # this share's channels [ka, kz): tiles ta .. tz - 1 of the cover
+    t = 0
+    while t < tz:
+        pb = first_tile(kv, Kg - kz)
+        if t == ta:
+            ka = kz
+        kz += pb
+        t += 1
     # stored in place: each block's output lines asked for a block ahead
     # (the first block's at the start)
     if blk < bend and not stream:
-        prefetch_rows(yn + blk * KB, Kg, L, min(KB, L - blk * KB))
+        prefetch_rows(yn + ka * L + blk * KB, kz - ka, L, min(KB, L - blk * KB))
     while blk < bend:
         p0 = blk * KB
         nk = L - p0 if L - p0 < KB else KB
         if blk + 1 < bend and not stream:
-            prefetch_rows(yn + p0 + KB, Kg, L, min(KB, L - p0 - KB))
+            prefetch_rows(yn + ka * L + p0 + KB, kz - ka, L, min(KB, L - p0 - KB))
         src = xn + p0
         sc = L
         if nk < KB:
@@ -1017,8 +1032,8 @@ cdef inline void pointwise_item(Py_ssize_t item, Py_ssize_t G, Py_ssize_t Cg,
                     panel[c * KB + j] = 0
             src = panel
             sc = KB
-        k0 = 0
-        while k0 < Kg:
+        k0 = ka
+        while k0 < kz:
             pb = first_tile(kv, Kg - k0)
             fwd_tile(kv, pb, wg + k0 * Cg, src, NULL, yn + k0 * L + p0, Cg, pb, sc,
                      1, 1, 1, 0, 0, 0, 0, 0, 1, nk, 1, L,
@@ -1036,7 +1051,7 @@ def _run_pointwise(const floating[::1] x, const floating[::1] w, binit,
     from k0 reads [c][pb] at (g * Kg + k0) * Cg."""
     cdef Py_ssize_t KB = kv * vector_lanes(<floating> 0)
     cdef Py_ssize_t ni = ((L + KB - 1) // KB + PW_BLOCKS - 1) // PW_BLOCKS
-    cdef Py_ssize_t nitems = N * G * ni, item
+    cdef Py_ssize_t nitems = N * G * ni, item, ntl = 0, nkc = 1
     cdef const floating* bp = NULL
     cdef const floating[::1] bv
     cdef floating[:, ::1] panels
@@ -1045,6 +1060,16 @@ def _run_pointwise(const floating[::1] x, const floating[::1] w, binit,
     cdef bint stream
     if nitems == 0 or y.shape[0] == 0:
         return
+    k0 = 0
+    while k0 < Kg:
+        k0 += first_tile(kv, Kg - k0)
+        ntl += 1
+    # fewer position blocks than PW_MIN_ITEMS per thread (small planes,
+    # small batches): each block's output channels in shares of whole tiles
+    # (160 -> 960 at 7 x 7, batch 1, had one item)
+    if 1 < nthreads and nitems < PW_MIN_ITEMS * nthreads:
+        nkc = min(ntl, (PW_MIN_ITEMS * nthreads + nitems - 1) // nitems)
+        nitems *= nkc
     # a large output (every row on a cache line) bypasses the caches: no
     # read for ownership of its lines, nothing of the inputs evicted
     stream = (y.shape[0] * sizeof(floating) >= STREAM_MIN_BYTES
@@ -1067,13 +1092,13 @@ def _run_pointwise(const floating[::1] x, const floating[::1] w, binit,
         if nthreads > 1:
             with parallel(num_threads=nthreads):
                 for item in prange(nitems, schedule="guided"):
-                    pointwise_item(item, G, Cg, Kg, L, kv, &x[0], &wtv[0], bp, &y[0],
-                                   &panels[omp_get_thread_num(), 0], stream)
+                    pointwise_item(item, G, Cg, Kg, L, kv, nkc, ntl, &x[0], &wtv[0], bp,
+                                   &y[0], &panels[omp_get_thread_num(), 0], stream)
                 if stream:
                     cy_sfence()
         else:
             for item in range(nitems):
-                pointwise_item(item, G, Cg, Kg, L, kv, &x[0], &wtv[0], bp, &y[0],
+                pointwise_item(item, G, Cg, Kg, L, kv, nkc, ntl, &x[0], &wtv[0], bp, &y[0],
                                &panels[0, 0], stream)
             if stream:
                 cy_sfence()

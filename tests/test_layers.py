@@ -1455,12 +1455,15 @@ def test_weight_gradient_row_groups(xs, ws, stride, padding, dilation, dtype):
     ((3, 20, 33, 35), (16, 10, 1, 1), 2),        # groups; the plane's last block padded
     ((1, 7, 1000), (19, 7, 1), 1),               # 1-D, few input channels
     ((2, 5, 4, 8, 16), (33, 5, 1, 1, 1), 1),     # 3-D
+    ((1, 48, 28, 28), (100, 48, 1, 1), 1),       # one image: channel shares
 ])
 def test_pointwise_position_tiles(xs, ws, groups, dtype):
     """1x1, stride 1, unpadded, at least 16 output channels: the forward
     (with a bias) and the backward-input on position tiles (vectors along the
     positions of whole planes, rows read in place; the last block of a plane
-    from a zero-padded copy), against the reference, at 1 and 3 threads."""
+    from a zero-padded copy), against the reference, the same bits at 1 to
+    5 threads (fewer than 4 position blocks per thread: each block's output
+    channels in shares of tiles)."""
     rng = np.random.default_rng(11)
     nd = len(ws) - 2
     x = rng.standard_normal(xs).astype(dtype)
@@ -1478,7 +1481,7 @@ def test_pointwise_position_tiles(xs, ws, groups, dtype):
     want_dx_abs = ref.backward_input(np.abs(gy), np.abs(w), xs, one, zero, one, groups)
     assert_close(got_dx, want_dx, want_dx_abs, ws[0] // groups, dtype)
     assert L >= 16
-    for t in (1, 3):
+    for t in (1, 3, 5):
         assert np.array_equal(FORWARD[nd](x, w, b, groups=groups, num_threads=t), got)
         assert np.array_equal(BACKWARD_INPUT[nd](gy, w, xs, groups=groups, num_threads=t), got_dx)
 
