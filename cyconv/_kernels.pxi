@@ -2630,7 +2630,6 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
 
 
 cdef enum:
-    BLOCK_PACK_MIN_BYTES = 1 << 20     # packed weights (one group) at least this
     BLOCK_PACK_MAX_POSITIONS = 4096    # output positions (all images) at most this
     BLOCK_PACK_MIN_BLOCKS = 4          # output-channel blocks per thread
 
@@ -2639,18 +2638,18 @@ def block_packing(Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int 
                   aw, bint swap, int nthreads, dtype):
     """True where the channel tiles' weights are packed block by block by
     the threads that run them (_tiled_blocks) rather than all at once before
-    the call: large weights that each serve few output positions (late
-    layers of an image network, small batches), where packing them all first
-    wrote a tensor beyond L2 and the tiles read it back from L3 or memory.
-    One group, no swapped channels (the input gradient's weights, packed
-    from every output channel's row at once: 0.96x at 3x3 512 -> 512,
-    7 x 7, batch 1) and enough blocks for every thread."""
+    the call: weights that each serve few output positions (late layers of
+    an image network, small batches).  Packing them all first is a pass of
+    its own, a large share of such a call, and beyond L2 it wrote a tensor
+    the tiles read back from L3 or memory; with the blocks slowest each
+    thread also writes whole output planes (small planes' rows share cache
+    lines).  One group, no swapped channels (the input gradient's weights,
+    packed from every output channel's row at once: 0.96x at 3x3
+    512 -> 512, 7 x 7, batch 1) and enough blocks for every thread."""
     cdef Py_ssize_t KB = kv * lanes(dtype), nkb = (Kg + KB - 1) // KB
-    cdef Py_ssize_t nbytes = nkb * KB * Cg * ad[1] * ah[1] * aw[1] * np.dtype(dtype).itemsize
     if G != 1 or swap or nkb < BLOCK_PACK_MIN_BLOCKS * nthreads:
         return False
-    return (nbytes >= BLOCK_PACK_MIN_BYTES
-            and N * ad[5] * ah[5] * aw[5] <= BLOCK_PACK_MAX_POSITIONS)
+    return N * ad[5] * ah[5] * aw[5] <= BLOCK_PACK_MAX_POSITIONS
 
 
 def left_over_channels(Py_ssize_t Kg, Py_ssize_t KB, Py_ssize_t VL):

@@ -667,8 +667,8 @@ def test_weights_beyond_the_caches(dtype):
     ((1, 64, 4, 5, 6), (160, 64, 3, 3, 3), 1, 1, 1),   # 3-D
 ])
 def test_block_packing(xs, ws, stride, padding, dilation, dtype):
-    """Large weights over few output positions: each thread packs the
-    weights of the output-channel block it runs, just before its rows.
+    """Weights over few output positions: each thread packs the weights of
+    the output-channel block it runs, just before its rows.
     Against the reference with a bias, the same bits as the whole-tensor
     packing (taken by enough threads to leave fewer than 4 blocks each), a
     NaN weight reaching only its output channel."""
