@@ -897,13 +897,13 @@ cdef void _tiled_blocks(const floating[::1] x, const floating[::1] w, const floa
                 wb = &blocks[omp_get_thread_num(), 0]
                 tp = &ptmp[omp_get_thread_num(), 0]
                 for kb in prange(nkb, schedule="dynamic"):
-                    pack_blocks_of(&PP, kb, &w[0], wb, tp)
+                    pack_one_block(&PP, kb, &w[0], wb, tp)
                     for r in range(per):
                         conv_row(kb * per + r, plans, 1, nq, &x[0], wb, bp, &y[0], ab, NULL,
                                  nwc)
         else:
             for kb in range(nkb):
-                pack_blocks_of(&PP, kb, &w[0], &blocks[0, 0], &ptmp[0, 0])
+                pack_one_block(&PP, kb, &w[0], &blocks[0, 0], &ptmp[0, 0])
                 for r in range(per):
                     conv_row(kb * per + r, plans, 1, nq, &x[0], &blocks[0, 0], bp, &y[0],
                              &abuf[0, 0], NULL, nwc)
@@ -2869,7 +2869,7 @@ cdef inline Py_ssize_t pack_tmp_size(const PackPlan* P, Py_ssize_t VL) noexcept 
     return 0
 
 
-cdef inline void pack_blocks_of(const PackPlan* P, Py_ssize_t blk, const floating* w,
+cdef inline void pack_one_block(const PackPlan* P, Py_ssize_t blk, const floating* w,
                                 floating* out, floating* tmp) noexcept nogil:
     """Output-channel block ``blk`` (group 0) alone, packed at ``out``."""
     cdef PackPlan Q = P[0]
