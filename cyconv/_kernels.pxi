@@ -2632,6 +2632,7 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
 cdef enum:
     BLOCK_PACK_MAX_POSITIONS = 4096    # output positions (all images) at most this
     BLOCK_PACK_MIN_BLOCKS = 4          # output-channel blocks per thread
+    BLOCK_PACK_SWAP_MAX_BYTES = 1 << 20  # swapped weights: at most this, packed
 
 
 def block_packing(Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, ad, ah,
@@ -2643,11 +2644,18 @@ def block_packing(Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int 
     its own, a large share of such a call, and beyond L2 it wrote a tensor
     the tiles read back from L3 or memory; with the blocks slowest each
     thread also writes whole output planes (small planes' rows share cache
-    lines).  One group, no swapped channels (the input gradient's weights,
-    packed from every output channel's row at once: 0.96x at 3x3
-    512 -> 512, 7 x 7, batch 1) and enough blocks for every thread."""
+    lines).  One group and enough blocks for every thread.  Swapped
+    channels (the input gradient) only on several threads and for at most
+    BLOCK_PACK_SWAP_MAX_BYTES of packed weights: a block gathers a run from
+    every output channel's row (3x3 512 -> 512 at 7 x 7, batch 1, 0.96x at
+    1 thread; 1x1 512 -> 2048 0.93x at 2), while the whole-tensor pack's
+    own parallel pass weighed on small layers at 2 threads (1x1 at 7 x 7
+    and 14 x 14, batch 1: 1.26-1.37x without it)."""
     cdef Py_ssize_t KB = kv * lanes(dtype), nkb = (Kg + KB - 1) // KB
-    if G != 1 or swap or nkb < BLOCK_PACK_MIN_BLOCKS * nthreads:
+    cdef Py_ssize_t nbytes = nkb * KB * Cg * ad[1] * ah[1] * aw[1] * np.dtype(dtype).itemsize
+    if swap and (nthreads == 1 or nbytes > BLOCK_PACK_SWAP_MAX_BYTES):
+        return False
+    if G != 1 or nkb < BLOCK_PACK_MIN_BLOCKS * nthreads:
         return False
     return N * ad[5] * ah[5] * aw[5] <= BLOCK_PACK_MAX_POSITIONS
 

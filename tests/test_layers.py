@@ -704,6 +704,29 @@ def test_block_packing(xs, ws, stride, padding, dilation, dtype):
     assert np.array_equal(np.delete(got, 37, axis=1), np.delete(y, 37, axis=1))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("gs,ws,padding", [
+    ((1, 160, 7, 7), (160, 512, 1, 1), 0),     # 1x1 onto 512 channels
+    ((2, 48, 6, 6), (48, 256, 3, 3), 1),       # 3x3
+    ((1, 40, 9, 5), (40, 200, 3, 3), 1),       # 200 channels: a partial last block
+])
+def test_block_packing_input_gradient(gs, ws, padding, dtype):
+    """The input gradient's swapped weights packed block by block (small
+    weights, several threads): the same bits as on one thread (the
+    whole-tensor packing), against the reference."""
+    rng = np.random.default_rng(44)
+    gy = rng.standard_normal(gs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    xs = (gs[0], ws[1]) + tuple(n + 1 - k + 2 * padding for n, k in zip(gs[2:], ws[2:]))
+    dx = cyconv.conv2d_backward_input(gy, w, xs, padding=padding, num_threads=1)
+    args = ((1, 1), [(padding, padding)] * 2, (1, 1), 1)
+    assert_close(dx, ref.backward_input(gy, w, xs, *args),
+                 ref.backward_input(np.abs(gy), np.abs(w), xs, *args), w[:, 0].size, dtype)
+    for t in (2, 3):
+        assert np.array_equal(cyconv.conv2d_backward_input(gy, w, xs, padding=padding,
+                                                           num_threads=t), dx)
+
+
 def test_phase_lanes_rows_without_taps():
     """A strided backward-input whose last input row is read by no output
     (9 rows, kernel 2, stride 2 along h): that row is zero, the others
