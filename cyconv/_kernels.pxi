@@ -3871,14 +3871,6 @@ def one_tap_axes(tuple axes):
     return True
 
 
-def dot_path_applies(tuple axes, dtype):
-    """one_tap_axes, and rows long enough for the dot-product tiles."""
-    L = 1
-    for a in axes:
-        L *= a[0]
-    return one_tap_axes(axes) and L >= DOT_MIN_VECTORS * lanes(dtype)
-
-
 cdef inline void dot_grad_item(Py_ssize_t item, Py_ssize_t N, Py_ssize_t nchunks,
                                Py_ssize_t chunk0,
                                Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, Py_ssize_t L,
@@ -4308,14 +4300,12 @@ def _backward_weight_kernels(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
             _run_gemm_grad(xf, gf, one_tap_slots(nchunks, nthreads, dw), dw.reshape(-1), N, G,
                            Cg, Kg, L, kv, vec_k, nchunks, nthreads)
             return
-    if dot_path_applies(axes, x.dtype):
-        VL = lanes(x.dtype)
-        L = x.shape[2] * x.shape[3] * x.shape[4]
-        nkblk = -(-Kg // DOT_KBLOCK)
-        nchunks = backward_weight_chunks(N, G * nkblk, DOT_KBLOCK * Cg * VL)
-        _run_dot_grad(xf, gf, one_tap_slots(nchunks, nthreads, dw), dw.reshape(-1), N, G, Cg,
-                      Kg, L, nchunks, nthreads)
-        return
+        if L >= DOT_MIN_VECTORS * VL:     # rows long enough for the dot-product tiles
+            nkblk = -(-Kg // DOT_KBLOCK)
+            nchunks = backward_weight_chunks(N, G * nkblk, DOT_KBLOCK * Cg * VL)
+            _run_dot_grad(xf, gf, one_tap_slots(nchunks, nthreads, dw), dw.reshape(-1), N, G,
+                          Cg, Kg, L, nchunks, nthreads)
+            return
     kv = choose_kv(Kg, x.dtype)
     VL = lanes(x.dtype)
     KB = kv * VL
