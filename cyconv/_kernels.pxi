@@ -707,8 +707,10 @@ cdef Plan make_plan(Py_ssize_t G, Py_ssize_t Cg, Py_ssize_t Kg, int kv, Py_ssize
     # one stream per channel and tap row, too many for the hardware
     # prefetcher, so the tiles prefetch them (dil2 3x3 3-7% faster; where
     # rows are shared, as in 3x3 stride 1 or 2, it was 0-6% slower; the 7x7
-    # stride-2 stem, 5 of its 7 rows shared, 1.01x: left off)
-    P.prefetch = not (ah.stride % ah.dil == 0 and ah.stride // ah.dil <= ah.taps - 1)
+    # stride-2 stem, 5 of its 7 rows shared, 1.01x: left off).  Builds with
+    # small tiles prefetch long rows regardless (PREFETCH_ROWS_MIN)
+    P.prefetch = (not (ah.stride % ah.dil == 0 and ah.stride // ah.dil <= ah.taps - 1)
+                  or 0 < PREFETCH_ROWS_MIN <= aw.n_in)
     P.stream = False
     P.kb_items = 0
     return P
