@@ -4277,7 +4277,8 @@ def _backward_weight_kernels(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
     Cg, Kg = C // G, K // G
     KD, KH, KW = dw.shape[2:]
     xf, gf = x.reshape(-1), gy.reshape(-1)
-    if lane_fits(axes, G, Cg, Kg, lanes(x.dtype), False):
+    VL = lanes(x.dtype)
+    if lane_fits(axes, G, Cg, Kg, VL, False):
         _run_lane_grad(xf, gf, dw.reshape(-1), N, C, axes[1], axes[2], nthreads)
         return
     # the width path for few output channels, or for many over a short
@@ -4285,13 +4286,11 @@ def _backward_weight_kernels(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
     short = Cg * KD * KH * KW <= WIDTH_MAX_REDUCTION and KW >= 3
     plan = width_path_plan(Cg, Kg, axes, x.dtype, short, seg=WIDTH_GRAD_SEG)
     if plan is not None:
-        VL = lanes(x.dtype)
         nchunks = backward_weight_chunks(N, G, Kg * Cg * KH * KW * VL)
         _run_width_grad(xf, gf, weight_slots(nchunks, nthreads, dw.size, x.dtype),
                         dw.reshape(-1), N, G, Cg, Kg, nchunks, axes, plan, nthreads)
         return
     if one_tap_axes(axes):
-        VL = lanes(x.dtype)
         L = x.shape[2] * x.shape[3] * x.shape[4]
         gp = gemm_grad_plan(Cg, Kg, x.dtype)
         if gp is not None:
@@ -4309,7 +4308,6 @@ def _backward_weight_kernels(x, gy, dw, Py_ssize_t G, tuple stride, tuple pads,
                           Cg, Kg, L, nchunks, nthreads)
             return
     kv = choose_kv(Kg, x.dtype)
-    VL = lanes(x.dtype)
     KB = kv * VL
     out = dw.reshape((G, Kg, Cg, KD, KH, KW))
     # a few output channels past the last whole block (e.g. 33 = 2 x 16 + 1)
