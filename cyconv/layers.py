@@ -10,6 +10,8 @@ Each function validates its arguments, normalizes them, allocates the result
 and calls one compiled kernel (``cyconv._dispatch.kernels``, the SIMD build
 chosen at import) without the GIL.
 """
+import functools
+
 import numpy as np
 
 from cyconv import _dispatch
@@ -26,9 +28,15 @@ __all__ = [
     "conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
 ]
 
-# Below this many multiply-adds a call runs on one thread: waking a team
-# costs more than it saves.
-SERIAL_WORK = 1 << 17
+# Below this many multiply-adds a layer call runs on one thread: waking a
+# team and splitting a small layer costs more than it saves.  2 threads
+# against 1 (AVX2 Zen 3, in-process alternating calls): 1-D 32 -> 32 k5 at
+# L = 64 and 256 (0.3M, 1.3M) 0.89-0.96x, 3x3 16 -> 16 at 8 x 8 (0.15M)
+# 0.96x, 1 -> 8 k31 at L = 4096 (1.0M) 0.97-1.05x; from about 2M on the
+# layers gain (3x3 32 -> 32 at 16 x 16, 2.4M: 1.21-1.35x).  Some layers
+# below the line would gain a little (1x1 64 -> 64 at 16 x 16 1.09-1.19x):
+# the rule errs on the side of never losing.
+SERIAL_WORK = 1 << 21
 
 
 # --------------------------------------------------------------------------
@@ -54,15 +62,15 @@ def _same_dtype(arrays):
             raise TypeError(f"{n0} and {n} must have the same dtype, got {a0.dtype} and {a.dtype}")
 
 
-def _check_ndim(nd, w, wname):
+def _check_ndim(nd, wshape, wname):
     if nd is None:
-        nd = w.ndim - 2
+        nd = len(wshape) - 2
         if nd not in (1, 2, 3):
-            raise ValueError(f"{wname} must have 3, 4 or 5 dims (out, in, *kernel), got shape {w.shape}")
-    elif w.ndim != nd + 2:
-        raise ValueError(f"{wname} must have {nd + 2} dims for a {nd}-D convolution, got shape {w.shape}")
-    if any(k < 1 for k in w.shape[2:]):
-        raise ValueError(f"{wname} kernel size must be >= 1 in every dim, got shape {w.shape}")
+            raise ValueError(f"{wname} must have 3, 4 or 5 dims (out, in, *kernel), got shape {wshape}")
+    elif len(wshape) != nd + 2:
+        raise ValueError(f"{wname} must have {nd + 2} dims for a {nd}-D convolution, got shape {wshape}")
+    if any(k < 1 for k in wshape[2:]):
+        raise ValueError(f"{wname} kernel size must be >= 1 in every dim, got shape {wshape}")
     return nd
 
 
@@ -85,7 +93,8 @@ def _bias(bias, channels, dtype):
 
 
 def _output(out, shape, dtype, originals):
-    check_size(shape, np.dtype(dtype).itemsize, "output")
+    """The result array: a new one, or ``out`` checked (the shape is
+    checked by the caller: check_size)."""
     if out is None:
         return _dispatch.kernels.output_empty(shape, dtype)
     if not isinstance(out, np.ndarray):
@@ -102,13 +111,54 @@ def _output(out, shape, dtype, originals):
     return out
 
 
-def threads_for(num_threads, work):
+def threads_for(num_threads, work, serial_work=None):
     """Team size for a call: ``num_threads`` (validated) or OpenMP's current
-    setting, and one thread below SERIAL_WORK multiply-adds."""
+    setting, and one thread below ``serial_work`` multiply-adds (default
+    SERIAL_WORK, read at the call)."""
     nt = check_num_threads(num_threads)
     if nt is None:
         nt = _dispatch.kernels.max_threads()
-    return 1 if work < SERIAL_WORK else nt
+    return 1 if work < (SERIAL_WORK if serial_work is None else serial_work) else nt
+
+
+def _plain(value):
+    """True for None, an int, a str, or a tuple of ints or of tuples of ints,
+    all of exactly those built-in types: the arguments a cache key may
+    compare by value (True == 1 == 1.0 == np.int8(1) would alias a call that
+    must raise with one that passed)."""
+    t = type(value)
+    if t is int or t is str or value is None:
+        return True
+    if t is not tuple:
+        return False
+    for e in value:
+        if type(e) is tuple:
+            for f in e:
+                if type(f) is not int:
+                    return False
+        elif type(e) is not int:
+            return False
+    return True
+
+
+def shape_cache(fn):
+    """Memoize a pure function of shapes and geometry arguments (its
+    validation and the normalized geometry it returns) for the calls whose
+    arguments are all plain (_plain); any other call runs it afresh.  A call
+    that raises is never cached, so it raises every time.  Repeated calls of
+    one layer skip ~10 us of argument checks (small layers take 20-100 us)."""
+    cached = functools.lru_cache(maxsize=256)(fn)
+
+    @functools.wraps(fn)
+    def call(*args):
+        for a in args:
+            if not _plain(a):
+                return fn(*args)
+        return cached(*args)
+
+    call.cache_clear = cached.cache_clear
+    call.cache_info = cached.cache_info
+    return call
 
 
 def _geometry(nd, kernel, stride, padding, dilation):
@@ -140,31 +190,42 @@ def _work(*dims):
 # forward
 # --------------------------------------------------------------------------
 
+@shape_cache
+def _forward_shapes(nd, xshape, wshape, itemsize, stride, padding, dilation, groups):
+    """Validated geometry of a forward call: (groups, y's shape, stride,
+    pads, dilation, multiply-adds)."""
+    nd = _check_ndim(nd, wshape, "w")
+    if len(xshape) != nd + 2:
+        raise ValueError(f"x must have {nd + 2} dims (N, C, *spatial) to match w of shape "
+                         f"{wshape}, got shape {xshape}")
+    groups = _check_groups(groups)
+    N, C = xshape[:2]
+    K, Cg = wshape[:2]
+    if C != Cg * groups:
+        raise ValueError(f"x has {C} channels but w.shape[1] * groups = {Cg} * {groups} = "
+                         f"{Cg * groups} (x shape {xshape}, w shape {wshape})")
+    if K % groups:
+        raise ValueError(f"w.shape[0] = {K} output channels is not divisible by groups={groups}")
+    kernel = wshape[2:]
+    stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
+    out_sp = _conv_out(xshape[2:], kernel, stride, pads, dilation, "input")
+    yshape = (N, K) + out_sp
+    check_size(yshape, itemsize, "output")
+    return groups, yshape, stride, pads, dilation, _work(N, K, *out_sp, Cg, *kernel)
+
+
 def _conv(nd, x, w, bias, stride, padding, dilation, groups, out, num_threads):
     orig = [("x", x), ("w", w), ("bias", bias)]
     x = as_float_array(x, "x")
     w = as_float_array(w, "w")
     _same_dtype([("x", x), ("w", w)])
-    nd = _check_ndim(nd, w, "w")
-    if x.ndim != nd + 2:
-        raise ValueError(f"x must have {nd + 2} dims (N, C, *spatial) to match w of shape "
-                         f"{w.shape}, got shape {x.shape}")
-    groups = _check_groups(groups)
-    N, C = x.shape[:2]
-    K, Cg = w.shape[:2]
-    if C != Cg * groups:
-        raise ValueError(f"x has {C} channels but w.shape[1] * groups = {Cg} * {groups} = "
-                         f"{Cg * groups} (x shape {x.shape}, w shape {w.shape})")
-    if K % groups:
-        raise ValueError(f"w.shape[0] = {K} output channels is not divisible by groups={groups}")
-    kernel = w.shape[2:]
-    stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
-    out_sp = _conv_out(x.shape[2:], kernel, stride, pads, dilation, "input")
-    b = _bias(bias, K, x.dtype)
-    y = _output(out, (N, K) + out_sp, x.dtype, orig)
+    groups, yshape, stride, pads, dilation, work = _forward_shapes(
+        nd, x.shape, w.shape, x.dtype.itemsize, stride, padding, dilation, groups)
+    b = _bias(bias, yshape[1], x.dtype)
+    y = _output(out, yshape, x.dtype, orig)
     if y.size == 0:
         return y
-    nt = threads_for(num_threads, _work(y.size, Cg, *kernel))
+    nt = threads_for(num_threads, work)
     _dispatch.kernels.conv_forward(x, w, b, y, groups, stride, pads, dilation, nt)
     return y
 
@@ -227,12 +288,42 @@ def _shape_arg(shape, nd, name):
     return shape
 
 
-def _backward_input_run(gy, w, b, dx, groups, stride, pads, dilation, num_threads):
+def _backward_input_run(gy, w, b, dx, groups, stride, pads, dilation, work, num_threads):
     if dx.size == 0:
         return dx
-    nt = threads_for(num_threads, _work(gy.size, w.shape[1], *w.shape[2:]))
+    nt = threads_for(num_threads, work)
     _dispatch.kernels.conv_backward_input(gy, w, b, dx, groups, stride, pads, dilation, nt)
     return dx
+
+
+@shape_cache
+def _backward_input_shapes(nd, gyshape, wshape, input_shape, itemsize, stride, padding,
+                           dilation, groups):
+    """Validated geometry of a backward-input call: (groups, dx's shape,
+    stride, pads, dilation, multiply-adds)."""
+    nd = _check_ndim(nd, wshape, "w")
+    if len(gyshape) != nd + 2:
+        raise ValueError(f"grad_out must have {nd + 2} dims, got shape {gyshape}")
+    groups = _check_groups(groups)
+    shape = _shape_arg(input_shape, nd, "input_shape")
+    N, C = shape[:2]
+    K, Cg = wshape[:2]
+    if C != Cg * groups:
+        raise ValueError(f"input_shape has {C} channels but w.shape[1] * groups = "
+                         f"{Cg * groups} (w shape {wshape})")
+    if K % groups:
+        raise ValueError(f"w.shape[0] = {K} is not divisible by groups={groups}")
+    if gyshape[:2] != (N, K):
+        raise ValueError(f"grad_out shape {gyshape} does not start with (N, K) = {(N, K)} "
+                         f"from input_shape and w")
+    kernel = wshape[2:]
+    stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
+    out_sp = _conv_out(shape[2:], kernel, stride, pads, dilation, "input_shape")
+    if out_sp != gyshape[2:]:
+        raise ValueError(f"grad_out spatial shape {gyshape[2:]} does not match the forward "
+                         f"output {out_sp} of input_shape {shape}")
+    check_size(shape, itemsize, "input_shape")
+    return groups, shape, stride, pads, dilation, _work(*gyshape, *wshape[1:])
 
 
 def _backward_input(nd, grad_out, w, input_shape, stride, padding, dilation, groups,
@@ -240,30 +331,12 @@ def _backward_input(nd, grad_out, w, input_shape, stride, padding, dilation, gro
     gy = as_float_array(grad_out, "grad_out")
     w = as_float_array(w, "w")
     _same_dtype([("grad_out", gy), ("w", w)])
-    nd = _check_ndim(nd, w, "w")
-    if gy.ndim != nd + 2:
-        raise ValueError(f"grad_out must have {nd + 2} dims, got shape {gy.shape}")
-    groups = _check_groups(groups)
-    shape = _shape_arg(input_shape, nd, "input_shape")
-    N, C = shape[:2]
-    K, Cg = w.shape[:2]
-    if C != Cg * groups:
-        raise ValueError(f"input_shape has {C} channels but w.shape[1] * groups = "
-                         f"{Cg * groups} (w shape {w.shape})")
-    if K % groups:
-        raise ValueError(f"w.shape[0] = {K} is not divisible by groups={groups}")
-    if gy.shape[:2] != (N, K):
-        raise ValueError(f"grad_out shape {gy.shape} does not start with (N, K) = {(N, K)} "
-                         f"from input_shape and w")
-    kernel = w.shape[2:]
-    stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
-    out_sp = _conv_out(shape[2:], kernel, stride, pads, dilation, "input_shape")
-    if out_sp != gy.shape[2:]:
-        raise ValueError(f"grad_out spatial shape {gy.shape[2:]} does not match the forward "
-                         f"output {out_sp} of input_shape {shape}")
-    check_size(shape, gy.dtype.itemsize, "input_shape")
+    groups, shape, stride, pads, dilation, work = _backward_input_shapes(
+        nd, gy.shape, w.shape, input_shape, gy.dtype.itemsize, stride, padding, dilation,
+        groups)
     dx = _dispatch.kernels.output_empty(shape, gy.dtype)
-    return _backward_input_run(gy, w, None, dx, groups, stride, pads, dilation, num_threads)
+    return _backward_input_run(gy, w, None, dx, groups, stride, pads, dilation, work,
+                               num_threads)
 
 
 def conv_backward_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1,
@@ -300,41 +373,51 @@ def conv3d_backward_input(grad_out, w, input_shape, stride=1, padding=0, dilatio
                            groups, num_threads)
 
 
-def _conv_transpose(nd, x, w, bias, stride, padding, output_padding, groups, dilation,
-                    num_threads):
-    x = as_float_array(x, "x")
-    w = as_float_array(w, "w")
-    _same_dtype([("x", x), ("w", w)])
-    nd = _check_ndim(nd, w, "w")
-    if x.ndim != nd + 2:
-        raise ValueError(f"x must have {nd + 2} dims (N, C_in, *spatial), got shape {x.shape}")
+@shape_cache
+def _transpose_shapes(nd, xshape, wshape, itemsize, stride, padding, output_padding,
+                      groups, dilation):
+    """Validated geometry of a transposed convolution: (groups, y's shape,
+    stride, pads, dilation, multiply-adds)."""
+    nd = _check_ndim(nd, wshape, "w")
+    if len(xshape) != nd + 2:
+        raise ValueError(f"x must have {nd + 2} dims (N, C_in, *spatial), got shape {xshape}")
     groups = _check_groups(groups)
-    N, Cin = x.shape[:2]
-    if w.shape[0] != Cin:
-        raise ValueError(f"w.shape[0] = {w.shape[0]} must equal x's {Cin} input channels "
+    N, Cin = xshape[:2]
+    if wshape[0] != Cin:
+        raise ValueError(f"w.shape[0] = {wshape[0]} must equal x's {Cin} input channels "
                          f"(w is (C_in, C_out // groups, *kernel))")
     if Cin % groups:
         raise ValueError(f"x's {Cin} channels are not divisible by groups={groups}")
     if isinstance(padding, str):
         raise ValueError(f"padding must be an int or a tuple for a transposed convolution, "
                          f"got {padding!r}")
-    kernel = w.shape[2:]
+    kernel = wshape[2:]
     stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
     opad = int_tuple(output_padding, nd, "output_padding", 0)
     for o, s, d in zip(opad, stride, dilation):
         if o >= max(s, d):
             raise ValueError(f"output_padding {opad} must be smaller than stride {stride} "
                              f"or dilation {dilation}")
-    Cout = w.shape[1] * groups
     out_sp = tuple(transpose_out_size(n, k, s, p, d, o) for n, k, s, p, d, o in
-                   zip(x.shape[2:], kernel, stride, pads, dilation, opad))
+                   zip(xshape[2:], kernel, stride, pads, dilation, opad))
     if any(o < 1 for o in out_sp):
         raise ValueError(f"output size {out_sp} of the transposed convolution is not positive")
-    b = _bias(bias, Cout, x.dtype)
-    shape = (N, Cout) + out_sp
-    check_size(shape, x.dtype.itemsize, "output")
+    shape = (N, wshape[1] * groups) + out_sp
+    check_size(shape, itemsize, "output")
+    return groups, shape, stride, pads, dilation, _work(*xshape, *wshape[1:])
+
+
+def _conv_transpose(nd, x, w, bias, stride, padding, output_padding, groups, dilation,
+                    num_threads):
+    x = as_float_array(x, "x")
+    w = as_float_array(w, "w")
+    _same_dtype([("x", x), ("w", w)])
+    groups, shape, stride, pads, dilation, work = _transpose_shapes(
+        nd, x.shape, w.shape, x.dtype.itemsize, stride, padding, output_padding, groups,
+        dilation)
+    b = _bias(bias, shape[1], x.dtype)
     y = _dispatch.kernels.output_empty(shape, x.dtype)
-    return _backward_input_run(x, w, b, y, groups, stride, pads, dilation, num_threads)
+    return _backward_input_run(x, w, b, y, groups, stride, pads, dilation, work, num_threads)
 
 
 def conv_transpose(x, w, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -374,41 +457,52 @@ def conv_transpose3d(x, w, bias=None, stride=1, padding=0, output_padding=0, gro
 # backward-weight and backward-bias
 # --------------------------------------------------------------------------
 
-def _backward_weight(nd, x, grad_out, weight_shape, stride, padding, dilation, groups,
-                     num_threads):
-    x = as_float_array(x, "x")
-    gy = as_float_array(grad_out, "grad_out")
-    _same_dtype([("x", x), ("grad_out", gy)])
+@shape_cache
+def _backward_weight_shapes(nd, xshape, gyshape, weight_shape, itemsize, stride, padding,
+                            dilation, groups):
+    """Validated geometry of a backward-weight call: (groups, dw's shape,
+    stride, pads, dilation, multiply-adds)."""
     if nd is None:
-        nd = x.ndim - 2
+        nd = len(xshape) - 2
         if nd not in (1, 2, 3):
-            raise ValueError(f"x must have 3, 4 or 5 dims, got shape {x.shape}")
-    if x.ndim != nd + 2 or gy.ndim != nd + 2:
-        raise ValueError(f"x and grad_out must have {nd + 2} dims, got shapes {x.shape} "
-                         f"and {gy.shape}")
+            raise ValueError(f"x must have 3, 4 or 5 dims, got shape {xshape}")
+    if len(xshape) != nd + 2 or len(gyshape) != nd + 2:
+        raise ValueError(f"x and grad_out must have {nd + 2} dims, got shapes {xshape} "
+                         f"and {gyshape}")
     groups = _check_groups(groups)
     wshape = _shape_arg(weight_shape, nd, "weight_shape")
     K, Cg = wshape[:2]
     kernel = wshape[2:]
     if any(k < 1 for k in kernel):
         raise ValueError(f"weight_shape kernel size must be >= 1, got {wshape}")
-    N, C = x.shape[:2]
+    N, C = xshape[:2]
     if C != Cg * groups:
         raise ValueError(f"x has {C} channels but weight_shape[1] * groups = {Cg * groups}")
     if K % groups:
         raise ValueError(f"weight_shape[0] = {K} is not divisible by groups={groups}")
-    if gy.shape[:2] != (N, K):
-        raise ValueError(f"grad_out shape {gy.shape} does not start with (N, K) = {(N, K)}")
+    if gyshape[:2] != (N, K):
+        raise ValueError(f"grad_out shape {gyshape} does not start with (N, K) = {(N, K)}")
     stride, pads, dilation = _geometry(nd, kernel, stride, padding, dilation)
-    out_sp = _conv_out(x.shape[2:], kernel, stride, pads, dilation, "input")
-    if out_sp != gy.shape[2:]:
-        raise ValueError(f"grad_out spatial shape {gy.shape[2:]} does not match the forward "
-                         f"output {out_sp} of x {x.shape} with weight_shape {wshape}")
-    check_size(wshape, x.dtype.itemsize, "weight_shape")
+    out_sp = _conv_out(xshape[2:], kernel, stride, pads, dilation, "input")
+    if out_sp != gyshape[2:]:
+        raise ValueError(f"grad_out spatial shape {gyshape[2:]} does not match the forward "
+                         f"output {out_sp} of x {xshape} with weight_shape {wshape}")
+    check_size(wshape, itemsize, "weight_shape")
+    return groups, wshape, stride, pads, dilation, _work(*gyshape, *wshape[1:])
+
+
+def _backward_weight(nd, x, grad_out, weight_shape, stride, padding, dilation, groups,
+                     num_threads):
+    x = as_float_array(x, "x")
+    gy = as_float_array(grad_out, "grad_out")
+    _same_dtype([("x", x), ("grad_out", gy)])
+    groups, wshape, stride, pads, dilation, work = _backward_weight_shapes(
+        nd, x.shape, gy.shape, weight_shape, x.dtype.itemsize, stride, padding, dilation,
+        groups)
     dw = np.zeros(wshape, dtype=x.dtype)
     if dw.size == 0 or gy.size == 0:
         return dw
-    nt = threads_for(num_threads, _work(gy.size, Cg, *kernel))
+    nt = threads_for(num_threads, work)
     _dispatch.kernels.conv_backward_weight(x, gy, dw, groups, stride, pads, dilation, nt)
     return dw
 

@@ -25,6 +25,11 @@ from cyconv.layers import threads_for
 __all__ = ["convolve", "correlate"]
 
 MODES = ("full", "same", "valid")
+# Below this many multiply-adds a call runs on one thread (its own line, not
+# the layers': one channel splits into even runs of positions; float64, 31
+# taps, 2 threads against 1 on AVX2 Zen 3: 4096 samples (0.13M) 1.01x,
+# 16384 (0.5M) 1.23x)
+SERIAL_WORK = 1 << 17
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -89,7 +94,7 @@ def _apply(a, v, mode, flip, num_threads, name):
         size *= crop[1]
     if size * dt.itemsize > SIZE_LIMIT:
         check_size(tuple(length for _, length in crops), dt.itemsize, "output")
-    nt = threads_for(num_threads, size * v.size)
+    nt = threads_for(num_threads, size * v.size, SERIAL_WORK)
     return _dispatch.kernels.correlate_signal(a, v, tuple(crops), flip, nt, dt)
 
 

@@ -77,6 +77,20 @@ def simd_variant(request):
         yield request.param
 
 
+@pytest.fixture(autouse=True)
+def threads_as_asked(request, monkeypatch):
+    """Small calls run on one thread (layers.SERIAL_WORK, signal.SERIAL_WORK);
+    the tests use small shapes, so the thresholds are set to 0 here and a
+    test's num_threads=2, 3, 4 really runs that many threads (the
+    bitwise-determinism checks would otherwise compare one thread with
+    itself).  Tests marked serial_policy keep the thresholds."""
+    if request.node.get_closest_marker("serial_policy") is None:
+        from cyconv import layers, signal
+        monkeypatch.setattr(layers, "SERIAL_WORK", 0)
+        monkeypatch.setattr(signal, "SERIAL_WORK", 0)
+    yield
+
+
 def pytest_report_header(config):
     import cyconv
     from cyconv import _dispatch

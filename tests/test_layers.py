@@ -222,6 +222,92 @@ def test_bitwise_identical_across_threads(case, dtype):
             assert again.tobytes() == first.tobytes(), f"{name} differs at num_threads={nt}"
 
 
+
+@pytest.mark.serial_policy
+def test_small_work_runs_on_one_thread(monkeypatch):
+    """Below SERIAL_WORK multiply-adds a layer call runs on one thread
+    whatever num_threads asks; from it on, on num_threads.  The signal API
+    has its own line.  (The kernels are spied on: the team size is what
+    they are handed.)"""
+    from cyconv import layers, signal
+    seen = []
+    for name in ("conv_forward", "conv_backward_input", "conv_backward_weight",
+                 "correlate_signal"):
+        real = getattr(_dispatch.kernels, name)
+        def spy(*args, _real=real, **kw):
+            seen.append(args[-2] if _real.__name__ == "correlate_signal" else args[-1])
+            return _real(*args, **kw)
+        spy.__name__ = name
+        monkeypatch.setattr(_dispatch.kernels, name, spy)
+    rng = np.random.default_rng(3)
+
+    def layer_calls(size):
+        x = rng.standard_normal((1, 8, size, size)).astype(np.float32)
+        w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+        macs = 8 * size * size * 8 * 9
+        y = cyconv.conv2d(x, w, padding=1, num_threads=2)
+        cyconv.conv2d_backward_input(y, w, x.shape, padding=1, num_threads=2)
+        cyconv.conv2d_backward_weight(x, y, w.shape, padding=1, num_threads=2)
+        cyconv.conv_transpose2d(y, w, padding=1, num_threads=2)
+        return macs
+
+    seen.clear()
+    assert layer_calls(8) < layers.SERIAL_WORK
+    assert seen == [1, 1, 1, 1]
+    seen.clear()
+    assert layer_calls(200) >= layers.SERIAL_WORK
+    assert seen == [2, 2, 2, 2]
+    seen.clear()
+    monkeypatch.setattr(layers, "SERIAL_WORK", 1)    # the line is read at each call
+    layer_calls(8)
+    assert seen == [2, 2, 2, 2]
+
+    a, v = rng.standard_normal(8192), rng.standard_normal(31)
+    seen.clear()
+    cyconv.convolve(a[:100], v, "same", num_threads=2)
+    cyconv.convolve(a, v, "same", num_threads=2)
+    assert 100 * 31 < signal.SERIAL_WORK <= 8192 * 31
+    assert seen == [1, 2]
+
+
+def test_geometry_cache_never_aliases_arguments_that_must_fail():
+    """Repeated calls reuse their validated geometry (an LRU cache keyed by
+    shapes and arguments) only for plain ints / strs / tuples of them: an
+    argument equal to a cached one but invalid (True == 1, 1.0 == 1) still
+    raises, every time, and a non-plain valid one (a list, np.int64) gives
+    the same result uncached."""
+    from cyconv import layers
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    before = layers._forward_shapes.cache_info().hits
+    y = cyconv.conv2d(x, w, stride=1, padding=1)
+    assert np.array_equal(cyconv.conv2d(x, w, stride=1, padding=1), y)
+    assert layers._forward_shapes.cache_info().hits > before
+    for bad in (dict(stride=True), dict(stride=1.0), dict(padding=(1, True)),
+                dict(padding=1.0), dict(groups=True), dict(dilation=(1, 1.0))):
+        for _ in range(2):
+            with pytest.raises(TypeError):
+                cyconv.conv2d(x, w, **{"stride": 1, "padding": 1, **bad})
+    for same in (dict(padding=[1, 1]), dict(padding=np.int64(1)), dict(stride=(np.int32(1), 1)),
+                 dict(padding=((1, 1), [1, 1]))):
+        assert np.array_equal(cyconv.conv2d(x, w, **{"stride": 1, "padding": 1, **same}), y)
+    with pytest.raises(ValueError, match="channels"):
+        cyconv.conv2d(x[:, :3], w, padding=1)
+    with pytest.raises(ValueError, match="channels"):
+        cyconv.conv2d(x[:, :3], w, padding=1)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = cyconv.conv2d_backward_input(gy, w, x.shape, padding=1)
+    assert np.array_equal(cyconv.conv2d_backward_input(gy, w, list(x.shape), padding=1), dx)
+    with pytest.raises(TypeError):
+        cyconv.conv2d_backward_input(gy, w, (2, 4, 9, 9.0), padding=1)
+    dw = cyconv.conv2d_backward_weight(x, gy, w.shape, padding=1)
+    assert np.array_equal(cyconv.conv2d_backward_weight(x, gy, list(w.shape), padding=1), dw)
+    with pytest.raises(TypeError):
+        cyconv.conv2d_backward_weight(x, gy, (6, 4, 3, True), padding=1)
+    with pytest.raises(ValueError, match="output_padding"):
+        cyconv.conv_transpose2d(gy, w, output_padding=1)
+
 # ---------------------------------------------------------------- input forms
 
 def test_noncontiguous_byteswapped_readonly_inputs():
