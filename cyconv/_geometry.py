@@ -113,6 +113,7 @@ def check_size(shape, itemsize, name):
         raise ValueError(f"{name} of shape {tuple(shape)} is too large ({total} bytes)")
 
 
+@functools.lru_cache(maxsize=256)
 def backward_input_phases(n_x, n_y, k, s, p_lo, d):
     """Split the transposed convolution along one axis into stride phases.
 
@@ -123,6 +124,8 @@ def backward_input_phases(n_x, n_y, k, s, p_lo, d):
     a dense stride-1 convolution of dy.  Returns, per phase, the taps (in the
     order the packed kernel uses them) and the kernels' Axis tuple
     (n_in, taps, stride, dil, off, n_q, n_out, out_step, out_base).
+    Read-only (a tuple of pairs, the tap arrays not writeable), kept for the
+    next call: three of them took ~5 us of a small layer's input gradient.
     """
     g = math.gcd(s, d)
     phases = []
@@ -130,12 +133,17 @@ def backward_input_phases(n_x, n_y, k, s, p_lo, d):
         taps = [t for t in range(k) if (r + p_lo - t * d) % s == 0]
         n_q = (n_x - r + s - 1) // s
         if not taps:
-            phases.append((np.empty(0, np.intp), None))
+            phases.append((_read_only(np.empty(0, np.intp)), None))
             continue
         base = (r + p_lo - taps[-1] * d) // s
         axis = (n_y, len(taps), 1, d // g, base, n_q, n_x, s, r)
-        phases.append((np.array(taps[::-1], dtype=np.intp), axis))
-    return phases
+        phases.append((_read_only(np.array(taps[::-1], dtype=np.intp)), axis))
+    return tuple(phases)
+
+
+def _read_only(a):
+    a.flags.writeable = False
+    return a
 
 
 @functools.lru_cache(maxsize=64)
