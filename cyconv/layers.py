@@ -35,8 +35,14 @@ __all__ = [
 # 0.96x, 1 -> 8 k31 at L = 4096 (1.0M) 0.97-1.05x; from about 2M on the
 # layers gain (3x3 32 -> 32 at 16 x 16, 2.4M: 1.21-1.35x).  Some layers
 # below the line would gain a little (1x1 64 -> 64 at 16 x 16 1.09-1.19x):
-# the rule errs on the side of never losing.
+# the rule errs on the side of never losing.  Depthwise layers (one input
+# channel per group) count each multiply-add DEPTHWISE_WORK times in their
+# forward and input gradient: they run at a quarter of the dense layers'
+# rate or less (bound by memory), so they gain at fewer (3x3 64 channels at
+# 32 x 32, 0.6M: 1.27-1.40x at 2 threads; 32 channels, 0.3M: 1.02-1.11x);
+# their weight gradient does not (0.97-1.09x at 0.6M).
 SERIAL_WORK = 1 << 21
+DEPTHWISE_WORK = 4
 
 
 # --------------------------------------------------------------------------
@@ -161,6 +167,12 @@ def shape_cache(fn):
     return call
 
 
+def _spread_work(macs, wshape, groups):
+    """The work SERIAL_WORK is compared with, for a forward or input-gradient
+    call of ``macs`` multiply-adds with weights of shape ``wshape``."""
+    return macs * DEPTHWISE_WORK if groups > 1 and wshape[1] == 1 else macs
+
+
 def _geometry(nd, kernel, stride, padding, dilation):
     stride = int_tuple(stride, nd, "stride", 1)
     dilation = int_tuple(dilation, nd, "dilation", 1)
@@ -193,7 +205,7 @@ def _work(*dims):
 @shape_cache
 def _forward_shapes(nd, xshape, wshape, itemsize, stride, padding, dilation, groups):
     """Validated geometry of a forward call: (groups, y's shape, stride,
-    pads, dilation, multiply-adds)."""
+    pads, dilation, work for threads_for: _spread_work)."""
     nd = _check_ndim(nd, wshape, "w")
     if len(xshape) != nd + 2:
         raise ValueError(f"x must have {nd + 2} dims (N, C, *spatial) to match w of shape "
@@ -211,7 +223,8 @@ def _forward_shapes(nd, xshape, wshape, itemsize, stride, padding, dilation, gro
     out_sp = _conv_out(xshape[2:], kernel, stride, pads, dilation, "input")
     yshape = (N, K) + out_sp
     check_size(yshape, itemsize, "output")
-    return groups, yshape, stride, pads, dilation, _work(N, K, *out_sp, Cg, *kernel)
+    return groups, yshape, stride, pads, dilation, _spread_work(
+        _work(N, K, *out_sp, Cg, *kernel), wshape, groups)
 
 
 def _conv(nd, x, w, bias, stride, padding, dilation, groups, out, num_threads):
@@ -300,7 +313,7 @@ def _backward_input_run(gy, w, b, dx, groups, stride, pads, dilation, work, num_
 def _backward_input_shapes(nd, gyshape, wshape, input_shape, itemsize, stride, padding,
                            dilation, groups):
     """Validated geometry of a backward-input call: (groups, dx's shape,
-    stride, pads, dilation, multiply-adds)."""
+    stride, pads, dilation, work for threads_for: _spread_work)."""
     nd = _check_ndim(nd, wshape, "w")
     if len(gyshape) != nd + 2:
         raise ValueError(f"grad_out must have {nd + 2} dims, got shape {gyshape}")
@@ -323,7 +336,8 @@ def _backward_input_shapes(nd, gyshape, wshape, input_shape, itemsize, stride, p
         raise ValueError(f"grad_out spatial shape {gyshape[2:]} does not match the forward "
                          f"output {out_sp} of input_shape {shape}")
     check_size(shape, itemsize, "input_shape")
-    return groups, shape, stride, pads, dilation, _work(*gyshape, *wshape[1:])
+    return groups, shape, stride, pads, dilation, _spread_work(
+        _work(*gyshape, *wshape[1:]), wshape, groups)
 
 
 def _backward_input(nd, grad_out, w, input_shape, stride, padding, dilation, groups,
@@ -377,7 +391,7 @@ def conv3d_backward_input(grad_out, w, input_shape, stride=1, padding=0, dilatio
 def _transpose_shapes(nd, xshape, wshape, itemsize, stride, padding, output_padding,
                       groups, dilation):
     """Validated geometry of a transposed convolution: (groups, y's shape,
-    stride, pads, dilation, multiply-adds)."""
+    stride, pads, dilation, work for threads_for: _spread_work)."""
     nd = _check_ndim(nd, wshape, "w")
     if len(xshape) != nd + 2:
         raise ValueError(f"x must have {nd + 2} dims (N, C_in, *spatial), got shape {xshape}")
@@ -404,7 +418,8 @@ def _transpose_shapes(nd, xshape, wshape, itemsize, stride, padding, output_padd
         raise ValueError(f"output size {out_sp} of the transposed convolution is not positive")
     shape = (N, wshape[1] * groups) + out_sp
     check_size(shape, itemsize, "output")
-    return groups, shape, stride, pads, dilation, _work(*xshape, *wshape[1:])
+    return groups, shape, stride, pads, dilation, _spread_work(
+        _work(*xshape, *wshape[1:]), wshape, groups)
 
 
 def _conv_transpose(nd, x, w, bias, stride, padding, output_padding, groups, dilation,

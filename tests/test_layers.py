@@ -230,6 +230,7 @@ def test_small_work_runs_on_one_thread(monkeypatch):
     has its own line.  (The kernels are spied on: the team size is what
     they are handed.)"""
     from cyconv import layers, signal
+    default = layers.SERIAL_WORK
     seen = []
     for name in ("conv_forward", "conv_backward_input", "conv_backward_weight",
                  "correlate_signal"):
@@ -261,6 +262,19 @@ def test_small_work_runs_on_one_thread(monkeypatch):
     monkeypatch.setattr(layers, "SERIAL_WORK", 1)    # the line is read at each call
     layer_calls(8)
     assert seen == [2, 2, 2, 2]
+
+    # depthwise: the forward and input gradient count DEPTHWISE_WORK per
+    # multiply-add, the weight gradient one
+    x = rng.standard_normal((1, 64, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((64, 1, 3, 3)).astype(np.float32)
+    monkeypatch.setattr(layers, "SERIAL_WORK", default)
+    assert 64 * 32 * 32 * 9 < layers.SERIAL_WORK <= 64 * 32 * 32 * 9 * layers.DEPTHWISE_WORK
+    seen.clear()
+    y = cyconv.conv2d(x, w, padding=1, groups=64, num_threads=2)
+    cyconv.conv2d_backward_input(y, w, x.shape, padding=1, groups=64, num_threads=2)
+    cyconv.conv_transpose2d(y, w, padding=1, groups=64, num_threads=2)
+    cyconv.conv2d_backward_weight(x, y, w.shape, padding=1, groups=64, num_threads=2)
+    assert seen == [2, 2, 2, 1]
 
     a, v = rng.standard_normal(8192), rng.standard_normal(31)
     seen.clear()
