@@ -127,7 +127,8 @@ def scratch(name, Py_ssize_t rows, Py_ssize_t cols, dtype):
     """An uninitialized (rows, cols) work buffer, reused across calls by the
     calling Python thread (no page faults from fresh allocations); buffers
     above SCRATCH_KEEP bytes are not kept."""
-    dtype = np.dtype(dtype)
+    if dtype is not _F32 and dtype is not _F64:
+        dtype = np.dtype(dtype)
     need = max(rows * cols, 1)
     key = (name, dtype.char)
     buf = getattr(_scratch, "buffers", None)
@@ -151,8 +152,24 @@ def max_threads():
     return omp_get_max_threads()
 
 
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+
+cdef inline object float_dtype(floating v):
+    """The numpy dtype of a specialization of the fused type (np.asarray of
+    a typed memoryview, for its dtype, cost about a microsecond)."""
+    return _F32 if floating is float else _F64
+
+
 def lanes(dtype):
-    """Elements of `dtype` (float32/float64) in one vector of this variant."""
+    """Elements of `dtype` (float32/float64) in one vector of this variant.
+    (An array's dtype is one of the two dtype objects above: compared by
+    identity first, the planner calls this a dozen times per call.)"""
+    if dtype is _F32:
+        return CY_VL_F32
+    if dtype is _F64:
+        return CY_VL_F64
     return CY_VL_F32 if np.dtype(dtype) == np.float32 else CY_VL_F64
 
 
@@ -832,10 +849,10 @@ def _run_tiled(const floating[::1] x, const floating[::1] wpk, const floating[::
             _tiled_blocks(x, wpk, bp, y, plans, nq, nitems, nwc, pack, ptaps, nthreads)
             return
         nthreads = max(1, min(nthreads, nitems))
-        abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, np.asarray(y).dtype)
+        abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, float_dtype(<floating> 0))
         if weave:
             pbuf = scratch("phase_rows", nthreads, nph * SEGMENT * plans[0].KB,
-                           np.asarray(y).dtype)
+                           float_dtype(<floating> 0))
             pb = &pbuf[0, 0]
         with nogil:
             if nthreads > 1:
@@ -888,7 +905,7 @@ cdef void _tiled_blocks(const floating[::1] x, const floating[::1] w, const floa
     plans[0].wbs = 0
     plans[0].kb_items = per
     nthreads = max(1, min(nthreads, nkb))
-    dt = np.asarray(y).dtype
+    dt = float_dtype(<floating> 0)
     abuf = scratch("rows", nthreads, SEGMENT * plans[0].KB, dt)
     blocks = scratch("weight_block", nthreads, PP.R * PP.T * PP.KB, dt)
     ptmp = scratch("pack", nthreads, max(nt, 1), dt)
@@ -1080,8 +1097,8 @@ def _run_pointwise(const floating[::1] x, const floating[::1] w, binit,
         bv = binit
         bp = &bv[0]
     nthreads = max(1, min(nthreads, nitems))
-    panels = scratch("pw_panel", nthreads, Cg * KB, np.asarray(y).dtype)
-    wtv = aligned_empty((G * Kg * Cg,), np.asarray(y).dtype)
+    panels = scratch("pw_panel", nthreads, Cg * KB, float_dtype(<floating> 0))
+    wtv = aligned_empty((G * Kg * Cg,), float_dtype(<floating> 0))
     with nogil:
         for g in range(G):
             k0 = 0
@@ -2056,7 +2073,7 @@ def _run_width_grad(const floating[::1] x, const floating[::1] gy, floating[::1]
         return
     nslots = slots.shape[0] // n
     nthreads = max(1, min(nthreads, nslots * G))
-    dt = np.asarray(total).dtype
+    dt = float_dtype(<floating> 0)
     cdef Py_ssize_t gb = 1, nblk = G
     cdef const unsigned short[::1] ftab
     cdef const unsigned short[::1] fmask
@@ -2262,7 +2279,7 @@ def _run_lane_forward(const floating[::1] x, const floating[::1] w, b, floating[
     # (at least 8 chunks per thread), each thread's share is not one
     # shared counter's increment per item
     cdef int chunk = max(1, min(LANE_FORWARD_CHUNK, nitems // (8 * nthreads)))
-    dt = np.asarray(y).dtype
+    dt = float_dtype(<floating> 0)
     # per block of channels its taps' weight vectors, then its bias vector
     # (lanes past the last channel zero)
     cdef floating[:, ::1] wpk = scratch("lanewts", 1, nb * (ntap + 1) * VL, dt)
@@ -2300,7 +2317,7 @@ def _run_lane_grad(const floating[::1] x, const floating[::1] gy, floating[::1] 
     nthreads = max(1, min(nthreads, nb))
     buf = scratch("lanegrad", nthreads, lane_buffer(L.H, L.W, L.Ho, L.Wo, L.Hp, L.Wp,
                                                      L.kh * L.kw, L.VL),
-                  np.asarray(dw).dtype)
+                  float_dtype(<floating> 0))
     cdef floating[:, ::1] bv = buf
     with nogil:
         if nthreads > 1:
@@ -2440,9 +2457,9 @@ def _run_width(const floating[::1] x, const floating[::1] w, const floating[::1]
         P.fgrid = grid if flat == 2 else 0
         nthreads = max(1, min(nthreads, (N * G + 1) // 2))
         # a pair of planes' phase copies in each thread's patch
-        patch = scratch("patch", nthreads, max(1, 2 * Cg * P.fgrid), np.asarray(y).dtype)
+        patch = scratch("patch", nthreads, max(1, 2 * Cg * P.fgrid), float_dtype(<floating> 0))
     else:
-        patch = scratch("patch", nthreads, width_patch_size(&P), np.asarray(y).dtype)
+        patch = scratch("patch", nthreads, width_patch_size(&P), float_dtype(<floating> 0))
     tap_offsets(&P)
     try:
         with nogil:
@@ -2588,14 +2605,20 @@ def _convolve_packed(x, w, b, y, Py_ssize_t N, Py_ssize_t G, Py_ssize_t Cg,
     # The width path alone for few channels, or for a short reduction (each
     # channel tile would be mostly its transposing store: 1 -> 32 channels,
     # 31 taps); else a remainder of at most a quarter vector on it
-    short = Cg * ad[1] * ah[1] * max(aw[1] for _, aw in w_phases) <= WIDTH_MAX_REDUCTION
+    cdef Py_ssize_t max_wtaps = 0
+    for _, aw in w_phases:             # (loops, not generators: this runs per call)
+        max_wtaps = max(max_wtaps, aw[1])
+    short = Cg * ad[1] * ah[1] * max_wtaps <= WIDTH_MAX_REDUCTION
     rem = Kg if (Kg * 2 <= VL or short) else left_over_channels(Kg, KB, VL)
     plans = None
     if rem:
-        plans = [width_path_plan(Cg, rem, (ad, ah, aw), x.dtype, True, True)
-                 for _, aw in w_phases]
-        if any(plan is None for plan in plans):
-            plans = None
+        plans = []
+        for _, aw in w_phases:
+            plan = width_path_plan(Cg, rem, (ad, ah, aw), x.dtype, True, True)
+            if plan is None:
+                plans = None
+                break
+            plans.append(plan)
     if plans is None:
         rem = 0
     if rem:
@@ -2911,7 +2934,7 @@ def pack_fill(const floating[::1] w, floating[::1] out, Py_ssize_t G, Py_ssize_t
     nthreads = max(1, min(nthreads, nitems))
     nt = pack_tmp_size(&P, VL)
     if nt:
-        tv = scratch("pack", nthreads, nt, np.asarray(out).dtype)
+        tv = scratch("pack", nthreads, nt, float_dtype(<floating> 0))
         tmp = &tv[0, 0]
     with nogil:
         if nthreads > 1:
@@ -2955,7 +2978,10 @@ def conv_forward(x, w, b, y, Py_ssize_t G, tuple stride, tuple pads, tuple dilat
     else:
         _convolve_packed(x5, w5, b, y5, N, G, Cg, Kg, axes[0], axes[1], [(None, axes[2])],
                          nthreads, False, skip_padding=not padding_zeros)
-    if padding_zeros and any(lo or hi for lo, hi in pads) and not interior_finite(y5, axes):
+    cdef bint padded = False
+    for lo, hi in pads:
+        padded = padded or lo != 0 or hi != 0
+    if padding_zeros and padded and not interior_finite(y5, axes):
         forward_nans(y, w, x.shape[2:], stride, pads, dilation)
 
 
@@ -3177,7 +3203,7 @@ def _run_flat_transposed(const floating[::1] gy, const floating[::1] wph, bias,
         bv = bias
         bp = &bv[0]
     nthreads = max(1, min(nthreads, nitems))
-    grid = scratch("patch", nthreads, T.sh * T.sw * 2 * T.nvec * T.VL, np.asarray(dx).dtype)
+    grid = scratch("patch", nthreads, T.sh * T.sw * 2 * T.nvec * T.VL, float_dtype(<floating> 0))
     with nogil:
         if nthreads > 1:
             for item in prange(nitems, num_threads=nthreads, schedule="guided"):
@@ -3784,7 +3810,7 @@ def _run_backward_weight(const floating[::1] x, const floating[::1] gy,
     P.rmax = max(1, min(ROW_GROUP, (P.wrows - P.span_h) // P.ah.stride + 1,
                         GBUF_ELEMS // (P.nkg * P.oseg * P.KB)))
     nthreads = max(1, min(nthreads, nslots * G * P.nkb))
-    dt = np.asarray(out).dtype
+    dt = float_dtype(<floating> 0)
     gbuf = scratch("grad_row", nthreads, P.nkg * P.rmax * P.oseg * P.KB, dt)
     xcache = scratch("input_rows", nthreads, P.span_d * P.wrows * P.slot_elems, dt)
     windows = scratch("input_row_windows", nthreads, 3 * P.span_d, np.intp)
@@ -3935,7 +3961,7 @@ def _run_dot_grad(const floating[::1] x, const floating[::1] gy, floating[::1] s
     nslots = slots.shape[0] // n
     nthreads = max(1, min(nthreads, nslots * nitems))
     lanes = scratch("lanes", nthreads, DOT_KBLOCK * Cg * vector_lanes(<floating> 0),
-                    np.asarray(total).dtype)
+                    float_dtype(<floating> 0))
     with nogil:
         c0 = 0
         while c0 < nchunks:
@@ -4081,8 +4107,8 @@ def _run_gemm_grad(const floating[::1] x, const floating[::1] gy, floating[::1] 
         return
     nslots = slots.shape[0] // n
     nthreads = max(1, min(nthreads, nslots * nitems))
-    panels = scratch("grad_panel", nthreads, GEMM_PANEL * KB, np.asarray(total).dtype)
-    arows = scratch("grad_rows", nthreads, m2 * KB, np.asarray(total).dtype)
+    panels = scratch("grad_panel", nthreads, GEMM_PANEL * KB, float_dtype(<floating> 0))
+    arows = scratch("grad_rows", nthreads, m2 * KB, float_dtype(<floating> 0))
     with nogil:
         c0 = 0
         while c0 < nchunks:
