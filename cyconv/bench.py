@@ -454,6 +454,8 @@ def run(args):
 def _fma_peak(nt):
     """The machine's float32 FMA peak on nt threads (GFLOP/s), measured with
     the widest SIMD variant this CPU runs."""
+    from cyconv import layers
+    layers.note_team(nt)
     return _dispatch.load(_dispatch.runnable_variants()[0]).fma_peak(nt)
 
 

@@ -11,6 +11,7 @@ and calls one compiled kernel (``cyconv._dispatch.kernels``, the SIMD build
 chosen at import) without the GIL.
 """
 import functools
+import os
 
 import numpy as np
 
@@ -117,14 +118,42 @@ def _output(out, shape, dtype, originals):
     return out
 
 
+# GCC's OpenMP runtime is not fork-safe: a child forked after the parent
+# ran a team of threads still sees that team, whose threads it does not
+# have, and its first team waits for them forever.  So once a call here
+# has run on more than one thread, the children forked after it (and
+# theirs) run every call on one thread.
+_team_started = False
+_forked_after_team = False
+
+
+def _after_fork_in_child():
+    global _forked_after_team
+    _forked_after_team = _forked_after_team or _team_started
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def note_team(nt):
+    """Record that a team of ``nt`` threads is about to run (see above)."""
+    global _team_started
+    if nt > 1:
+        _team_started = True
+
+
 def threads_for(num_threads, work, serial_work=None):
     """Team size for a call: ``num_threads`` (validated) or OpenMP's current
     setting, and one thread below ``serial_work`` multiply-adds (default
-    SERIAL_WORK, read at the call)."""
+    SERIAL_WORK, read at the call) or in a process forked after a team ran."""
     nt = check_num_threads(num_threads)
     if nt is None:
         nt = _dispatch.kernels.max_threads()
-    return 1 if work < (SERIAL_WORK if serial_work is None else serial_work) else nt
+    if work < (SERIAL_WORK if serial_work is None else serial_work) or _forked_after_team:
+        return 1
+    note_team(nt)
+    return nt
 
 
 def _plain(value):

@@ -106,13 +106,17 @@ def test_threadpoolctl_sees_and_limits_cyconv_openmp():
 
 def _child(q):
     ops, _ = _ops(size=30)
-    q.put(ops["conv"](None).sum().item() if ops else None)
+    q.put(ops["conv"](None).sum().item() + ops["conv"](2).sum().item() if ops else None)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork start method")
 def test_fork_after_parallel_call_does_not_deadlock():
+    """GCC's OpenMP hangs a forked child's first team when the parent ran
+    one (the child's calls, even those asking for 2 threads, run on one)."""
+    from cyconv import layers
     ops, _ = _ops(size=30)
-    want = ops["conv"](2).sum().item()              # parallel region in the parent
+    want = 2 * ops["conv"](2).sum().item()          # parallel region in the parent
+    assert layers.threads_for(2, layers.SERIAL_WORK) == 2 and layers._team_started
     ctx = multiprocessing.get_context("fork")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(q,))
