@@ -129,7 +129,7 @@ _forked_after_team = False
 
 def _after_fork_in_child():
     global _forked_after_team
-    _forked_after_team = _forked_after_team or _team_started
+    _forked_after_team = _team_started     # (inherited: never reset once set)
 
 
 if hasattr(os, "register_at_fork"):
